@@ -14,10 +14,15 @@ namespace {
   throw UsageError(fmt::format("--numa {}: {}", nodes, why));
 }
 
-void check_node_count(uint32_t vcpus, uint32_t nodes) {
+void check_node_count(uint64_t ram, uint32_t vcpus, uint32_t nodes) {
   if (nodes == 0) fail(nodes, "need at least one NUMA node");
   if (nodes > kMaxNumaNodes) fail(nodes, fmt::format("at most {} NUMA nodes are supported", kMaxNumaNodes));
   if (nodes > vcpus) fail(nodes, fmt::format("more NUMA nodes than vCPUs ({})", vcpus));
+  // Rounding the boundaries down to 2 MiB cannot take a part below this: the
+  // minimum is itself a multiple of 2 MiB.
+  if (ram / nodes < kMinNumaNodeRam)
+    fail(nodes, fmt::format("{} MiB of memory leaves less than {} MiB per node", ram >> 20,
+                            kMinNumaNodeRam >> 20));
 }
 
 // The gpa ranges holding RAM bytes [from, to) counted without the hole.
@@ -41,7 +46,7 @@ uint32_t NumaPlan::node_of_vcpu(uint32_t vcpu) const {
 }
 
 NumaPlan make_numa_plan(const memory::Layout& layout, uint32_t vcpus, uint32_t numa_nodes) {
-  check_node_count(vcpus, numa_nodes);
+  check_node_count(layout.ram_size(), vcpus, numa_nodes);
   NumaPlan plan;
   const uint64_t total = layout.ram_size();
   uint32_t next_vcpu = 0;
@@ -54,10 +59,6 @@ NumaPlan make_numa_plan(const memory::Layout& layout, uint32_t vcpus, uint32_t n
     uint64_t ram_end = n + 1 == numa_nodes
                            ? total
                            : total * (n + 1) / numa_nodes / kNumaAlignment * kNumaAlignment;
-    // Checked per part: the 2 MiB rounding can take a part below total / N.
-    if (ram_end - ram_start < kMinNumaNodeRam)
-      fail(numa_nodes, fmt::format("{} MiB of memory leaves less than {} MiB per node",
-                                   total >> 20, kMinNumaNodeRam >> 20));
     node.memory = ram_between(layout, ram_start, ram_end);
     ram_start = ram_end;
     plan.nodes.push_back(std::move(node));
