@@ -131,14 +131,6 @@ size_t format_line(char* buf, size_t size, const char* prefix, const char* fmt, 
   return n;
 }
 
-[[noreturn]] void verdict(uint32_t status, const char* prefix, const char* fmt, va_list ap) {
-  char buf[512];
-  size_t n = format_line(buf, sizeof buf, prefix, fmt, ap);
-  g_print_lock.lock();  // held until exit: nothing prints after the verdict
-  write_locked(buf, n);
-  internal::exit(status);
-}
-
 // "<word> <guest><sep>" into prefix.
 void verdict_prefix(char (&prefix)[64], const char* word, const char* sep) {
   char* p = prefix;
@@ -147,6 +139,17 @@ void verdict_prefix(char (&prefix)[64], const char* word, const char* sep) {
   for (const char* s : parts)
     while (*s && p < last) *p++ = *s++;
   *p = '\0';
+}
+
+// Prints "<word> <guest><sep><fmt...>" and exits with status.
+[[noreturn]] void verdict(uint32_t status, const char* word, const char* sep, const char* fmt, va_list ap) {
+  char prefix[64];
+  verdict_prefix(prefix, word, sep);
+  char buf[512];
+  size_t n = format_line(buf, sizeof buf, prefix, fmt, ap);
+  g_print_lock.lock();  // held until exit: nothing prints after the verdict
+  write_locked(buf, n);
+  internal::exit(status);
 }
 
 }  // namespace
@@ -164,19 +167,15 @@ void printf(const char* fmt, ...) {
 }
 
 void pass(const char* fmt, ...) {
-  char prefix[64];
-  verdict_prefix(prefix, "PASS", " ");
   va_list ap;
   va_start(ap, fmt);
-  verdict(0, prefix, fmt, ap);
+  verdict(0, "PASS", " ", fmt, ap);
 }
 
 void fail(const char* fmt, ...) {
-  char prefix[64];
-  verdict_prefix(prefix, "FAIL", ": ");
   va_list ap;
   va_start(ap, fmt);
-  verdict(1, prefix, fmt, ap);
+  verdict(1, "FAIL", ": ", fmt, ap);
 }
 
 void park() {
