@@ -23,6 +23,7 @@
 /* Vectors. */
 #define VEC_COUNTED_BASE 0x40 /* 0x40..0x4F: ring-0 stub counts and EOIs */
 #define VEC_COUNTED_N 16
+#define VEC_WAKE (VEC_COUNTED_BASE + VEC_COUNTED_N - 1) /* runtime: wake from SYS_WAIT */
 #define VEC_SYSCALL 0x80 /* DPL 3 gate, the ring-3 -> ring-0 call */
 #define VEC_SPURIOUS 0xFF
 
@@ -33,7 +34,8 @@
 #define SYS_RDMSR 3 /* rdi = MSR; returns the value */
 #define SYS_WRMSR 4 /* rdi = MSR, rsi = value */
 #define SYS_FLUSH_TLB 5 /* reload CR3 */
-#define SYS_COUNT 6
+#define SYS_WAIT 6 /* rdi = u32 address, rsi = value: if equal, sti; hlt */
+#define SYS_COUNT 7
 
 /* Low memory used by the image at run time. */
 #define TRAMPOLINE_PADDR 0x8000 /* AP real-mode entry: SIPI vector 0x08 */

@@ -160,6 +160,17 @@ sys_wrmsr:
         wrmsr
         iretq
 
+/* Sleeps until the next interrupt unless *(u32 *)rdi != esi. IF is clear
+ * here (interrupt gate) and STI holds interrupts off for one more
+ * instruction, so a wake-up IPI sent after the check is taken after HLT. */
+sys_wait:
+        cmpl %esi, (%rdi)
+        jne 1f
+        sti
+        hlt
+        cli
+1:      iretq
+
 sys_flush_tlb:
         movq %cr3, %rax
         movq %rax, %cr3
@@ -168,7 +179,7 @@ sys_flush_tlb:
         .section .rodata
         .p2align 3
 syscall_table:
-        .quad sys_write, sys_exit, sys_halt, sys_rdmsr, sys_wrmsr, sys_flush_tlb
+        .quad sys_write, sys_exit, sys_halt, sys_rdmsr, sys_wrmsr, sys_flush_tlb, sys_wait
 
 /* For the IDT, built by ring-3 code (runtime/start.cpp). */
         .globl rt_exception_stubs, rt_counted_stubs, rt_syscall_stub

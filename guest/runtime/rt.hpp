@@ -69,7 +69,9 @@ class SpinLock {
 };
 
 // Sense-reversing barrier for `parties` CPUs (any subset; each CPU keeps its
-// own sense by CPU index).
+// own sense by CPU index). A CPU that waits longer than a short spin sleeps
+// (HLT) until the last one to arrive wakes it with an IPI on VEC_WAKE, so
+// that waiting vCPUs leave the host CPUs to those still working.
 class Barrier {
  public:
   explicit constexpr Barrier(unsigned parties = 0) : parties_(parties) {}
@@ -79,6 +81,7 @@ class Barrier {
  private:
   alignas(64) uint32_t arrived_ = 0;
   uint32_t sense_ = 0;
+  uint64_t sleepers_ = 0;  // bit per CPU index
   unsigned parties_;
   uint8_t local_sense_[RT_MAX_CPUS] = {};
 };
@@ -90,7 +93,8 @@ uint64_t rdmsr(uint32_t msr);
 void wrmsr(uint32_t msr, uint64_t value);
 
 // ---- Interrupts ------------------------------------------------------------------
-// Vectors VEC_COUNTED_BASE + n (n < VEC_COUNTED_N) are counted per CPU.
+// Vectors VEC_COUNTED_BASE + n (n < VEC_COUNTED_N) are counted per CPU;
+// VEC_WAKE is the runtime's own.
 inline uint8_t counted_vector(unsigned n) { return uint8_t(VEC_COUNTED_BASE + n); }
 uint64_t irq_count(unsigned cpu, uint8_t vector);
 

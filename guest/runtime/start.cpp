@@ -33,6 +33,7 @@ CpuSlot g_cpus[RT_MAX_CPUS];
 unsigned g_ncpus = 1;
 uint32_t g_go;
 Barrier g_all;
+uint64_t g_spin_ticks;  // how long a barrier spins before it sleeps
 
 constexpr uint8_t kGateRing0 = 0x8E;  // present, DPL 0, 64-bit interrupt gate
 constexpr uint8_t kGateRing3 = 0xEE;  // present, DPL 3
@@ -133,6 +134,7 @@ void bsp_init() {
   find_cpus(rsdp);
   g_all.set_parties(g_ncpus);
   internal::init_time();
+  g_spin_ticks = us_to_ticks(param("spin_us", 50));
   printf("rt: %s: %u cpus (BSP APIC ID %u), tsc %lu kHz, lapic timer %lu kHz (%s), ram %lu MiB\n", guest_name,
          g_ncpus, g_cpus[0].apic_id, tsc_khz(), lapic_timer_khz(), internal::time_source(),
          internal::ram_total() >> 20);
@@ -155,9 +157,20 @@ void Barrier::wait() {
   uint8_t sense = local_sense_[me] ^= 1;
   if (__atomic_add_fetch(&arrived_, 1, __ATOMIC_ACQ_REL) == parties_) {
     __atomic_store_n(&arrived_, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&sense_, sense, __ATOMIC_RELEASE);
-  } else {
-    while (__atomic_load_n(&sense_, __ATOMIC_ACQUIRE) != sense) cpu_relax();
+    __atomic_store_n(&sense_, sense, __ATOMIC_SEQ_CST);
+    // The exchange orders the sense store before reading the sleepers.
+    for (uint64_t sleepers = __atomic_exchange_n(&sleepers_, 0, __ATOMIC_SEQ_CST); sleepers; sleepers &= sleepers - 1)
+      lapic::send_ipi(apic_id(unsigned(__builtin_ctzll(sleepers))), lapic::kLevelAssert | VEC_WAKE);
+    return;
+  }
+  uint64_t t0 = rdtsc();
+  while (__atomic_load_n(&sense_, __ATOMIC_ACQUIRE) != sense) {
+    if (rdtsc() - t0 < g_spin_ticks) {
+      cpu_relax();
+      continue;
+    }
+    __atomic_fetch_or(&sleepers_, uint64_t(1) << me, __ATOMIC_SEQ_CST);
+    internal::syscall(SYS_WAIT, uintptr_t(&sense_), sense ^ 1u);
   }
 }
 
