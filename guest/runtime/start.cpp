@@ -135,7 +135,7 @@ void bsp_init() {
   g_all.set_parties(g_ncpus);
   internal::init_time();
   g_spin_ticks = us_to_ticks(param("spin_us", 50));
-  printf("rt: %s: %u cpus (BSP APIC ID %u), tsc %lu kHz, lapic timer %lu kHz (%s), ram %lu MiB\n", guest_name,
+  printf("\nrt: %s: %u cpus (BSP APIC ID %u), tsc %lu kHz, lapic timer %lu kHz (%s), ram %lu MiB\n", guest_name,
          g_ncpus, g_cpus[0].apic_id, tsc_khz(), lapic_timer_khz(), internal::time_source(),
          internal::ram_total() >> 20);
   start_aps();
