@@ -18,6 +18,8 @@
 #include "layout.h"
 
 #define CR0_PE 0x00000001
+#define CR0_NW 0x20000000
+#define CR0_CD 0x40000000
 #define CR0_PG 0x80000000
 #define CR4_PAE 0x20
 #define MSR_EFER 0xC0000080
@@ -74,6 +76,7 @@ enter_long_mode:
         orl $EFER_LME, %eax
         wrmsr
         movl %cr0, %eax
+        andl $~(CR0_CD | CR0_NW), %eax /* caches on, whatever the VMM left */
         orl $(CR0_PG | CR0_PE), %eax
         movl %eax, %cr0
         ljmpl $SEL_KCODE64, $cpu_start
