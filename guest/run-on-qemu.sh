@@ -10,7 +10,7 @@
 # (default build), QEMU_TIMEOUT in seconds (default 300), QEMU_MEM (256M).
 set -euo pipefail
 if (($# < 1)); then
-  sed -n '4,12p' "$0" >&2
+  sed -n '5,10p' "$0" >&2
   exit 64
 fi
 here=$(cd "$(dirname "$0")/.." && pwd)
