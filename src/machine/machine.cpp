@@ -1,0 +1,258 @@
+#include "machine/machine.hpp"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <thread>
+
+#include "boot/acpi.hpp"
+#include "boot/pvh_loader.hpp"
+#include "boot/numa.hpp"
+#include "boot/start_info.hpp"
+#include "common/error.hpp"
+#include "devices/acpi_power.hpp"
+#include "devices/debug_exit.hpp"
+#include "memory/e820.hpp"
+#include "vcpu/clock.hpp"
+#include "vcpu/cpuid_profile.hpp"
+#include "vcpu/kick.hpp"
+
+namespace amalgam::machine {
+
+namespace {
+constexpr uint64_t kLapicTimerHz = 1'000'000'000;  // as QEMU and KVM: 1 ns per timer tick before the divider
+// Intel VMX needs three pages for a real-mode TSS and one for an identity
+// page table, somewhere guest RAM and devices are not (as QEMU places them).
+constexpr uint64_t kVmxIdentityMap = 0xFFFB'C000;
+constexpr uint64_t kVmxTss = 0xFFFB'D000;
+constexpr uint64_t kIoapicSize = 0x1000;
+
+void write_stdout(uint8_t byte) {
+  while (::write(STDOUT_FILENO, &byte, 1) < 0 && errno == EINTR) {
+  }
+}
+}  // namespace
+
+namespace {
+MachineConfig validated(MachineConfig config) {
+  validate(config);
+  return config;
+}
+}  // namespace
+
+Machine::Machine(MachineConfig config)
+    : config_(validated(std::move(config))),
+      vm_(system_.create_vm()),
+      memory_(memory::Layout(config_.memory_bytes)) {
+  stop_event_.reset(static_cast<int>(check_syscall(::eventfd(0, EFD_CLOEXEC), "eventfd")));
+  uint32_t slot = 0;
+  for (const auto& s : memory_.slots()) vm_.set_memory_region(slot++, s.gpa, s.size, s.host);
+  vm_.set_identity_map_address(kVmxIdentityMap);
+  vm_.set_tss_address(kVmxTss);
+  // IA32_APIC_BASE and IA32_TSC_DEADLINE belong to our LAPIC, not KVM's.
+  const uint32_t trapped[] = {0x1B, 0x6E0};
+  vm_.trap_msrs(trapped);
+  load_guest();
+  create_devices();
+  create_vcpus();
+}
+
+Machine::~Machine() = default;
+
+void Machine::load_guest() {
+  auto kernel = boot::load_pvh_elf(memory_, config_.kernel, config_.kernel_name);
+  entry_ = kernel.pvh_entry;
+
+  std::vector<boot::BootModule> modules;
+  if (config_.initrd) {
+    // The initrd goes at the top of RAM below 4 GiB, page aligned, above the kernel.
+    uint64_t size = config_.initrd->size();
+    uint64_t top = memory_.layout().ram()[0].end();
+    uint64_t gpa = size <= top ? ((top - size) & ~(memory::kPageSize - 1)) : 0;
+    if (size > top || gpa < kernel.load_end)
+      throw UsageError(fmt::format("initrd {}: {} bytes do not fit in guest RAM below {:#x} above the kernel",
+                                   config_.initrd_name, size, top));
+    memory_.write(gpa, *config_.initrd);
+    modules.push_back({gpa, size});
+  }
+
+  boot::AcpiConfig acpi;
+  for (uint32_t i = 0; i < config_.vcpus; ++i) acpi.apic_ids.push_back(i);
+  acpi.numa = boot::make_numa_plan(memory_.layout(), config_.vcpus, config_.numa_nodes);
+  acpi.ioapic_id = static_cast<uint8_t>(config_.vcpus);
+  uint64_t rsdp = boot::write_acpi_tables(memory_, acpi);
+
+  boot::StartInfoConfig info;
+  info.cmdline = config_.cmdline;
+  info.e820 = memory::build_e820(memory_.layout());
+  info.rsdp_gpa = rsdp;
+  info.modules = modules;
+  start_info_ = boot::write_start_info(memory_, info);
+}
+
+void Machine::create_devices() {
+  ioapic_ = std::make_shared<IoapicDevice>(static_cast<uint8_t>(config_.vcpus),
+                                           [this](const irq::InterruptMessage& m) { router_.route(m, std::nullopt); });
+  mmio_.add(memory::kIoapicBase, kIoapicSize, ioapic_, "IOAPIC");
+
+  uart_ = std::make_shared<devices::Uart16550>(
+      write_stdout, [this](bool level) { ioapic_->set_irq(devices::Uart16550::kCom1Irq, level); });
+  ports_.add(devices::Uart16550::kCom1Port, devices::Uart16550::kSize, uart_, "COM1");
+  ports_.add(devices::DebugExit::kPort, 4,
+             std::make_shared<devices::DebugExit>([this](int status) { stop(status, ""); }), "debug-exit");
+  ports_.add(boot::kAcpiSleepControlPort, devices::AcpiPower::kSize,
+             std::make_shared<devices::AcpiPower>(
+                 boot::kAcpiS5SleepType, boot::kAcpiResetValue, [this] { stop(0, ""); },
+                 [this] { stop(kStatusGuestReset, ""); }),
+             "ACPI power");
+}
+
+void Machine::create_vcpus() {
+  auto supported = system_.supported_cpuid();
+  for (uint32_t i = 0; i < config_.vcpus; ++i) {
+    auto kvm_vcpu = vm_.create_vcpu(i);
+    vcpu::CpuidParams params{i, config_.vcpus, kvm_vcpu.tsc_khz(), static_cast<uint32_t>(kLapicTimerHz / 1000),
+                             config_.baseline_cpu};
+    kvm_vcpu.set_cpuid(vcpu::make_cpuid(supported, params));
+    vcpus_.push_back(std::make_unique<vcpu::VcpuRunner>(i, std::move(kvm_vcpu), i, i == 0, kLapicTimerHz, *this));
+  }
+  vcpus_[0]->start_at_pvh_entry(entry_, start_info_);
+}
+
+MachineResult Machine::run() {
+  vcpu::install_kick_handler();
+  // SIGINT and SIGTERM are read from a signalfd here; every thread inherits
+  // the blocked mask, so none of them is interrupted by those signals.
+  sigset_t stop_signals, old_mask;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+  sigset_t kick_only;
+  sigemptyset(&kick_only);
+  sigaddset(&kick_only, vcpu::kKickSignal);
+  pthread_sigmask(SIG_BLOCK, &kick_only, nullptr);  // vCPU threads unblock it for themselves
+  UniqueFd signals(static_cast<int>(check_syscall(::signalfd(-1, &stop_signals, SFD_CLOEXEC), "signalfd")));
+
+  std::vector<std::thread> threads;
+  for (auto& v : vcpus_) threads.emplace_back([&v] { v->run(); });
+  std::thread input;
+  if (config_.forward_stdin) input = std::thread([this] { stdin_loop(); });
+
+  uint64_t start = vcpu::monotonic_ns();
+  bool timed_out = false;
+  while (!stopping()) {
+    int timeout_ms = -1;
+    if (config_.timeout_seconds > 0) {
+      double left = config_.timeout_seconds - static_cast<double>(vcpu::monotonic_ns() - start) / 1e9;
+      if (left <= 0) {
+        timed_out = true;
+        stop(kStatusMachineFailure, "");
+        break;
+      }
+      timeout_ms = static_cast<int>(left * 1000) + 1;
+    }
+    pollfd fds[2] = {{signals.get(), POLLIN, 0}, {stop_event_.get(), POLLIN, 0}};
+    int n = ::poll(fds, 2, timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      fail(fmt::format("poll: {}", std::strerror(errno)));
+      break;
+    }
+    if (n > 0 && (fds[0].revents & POLLIN)) {
+      signalfd_siginfo info{};
+      if (::read(signals.get(), &info, sizeof info) == sizeof info) {
+        int sig = static_cast<int>(info.ssi_signo);
+        std::lock_guard lock(result_mu_);
+        if (!stopping()) {
+          result_.failure = fmt::format("stopped by {}", sigabbrev_np(sig) ? sigabbrev_np(sig) : "signal");
+          result_.status = 128 + sig;
+        }
+      }
+      stop(128 + static_cast<int>(info.ssi_signo), "");
+    }
+  }
+  for (auto& t : threads) t.join();
+  if (input.joinable()) input.join();
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+
+  std::lock_guard lock(result_mu_);
+  if (timed_out) {
+    // Name the vCPU that was busy (a halted one was waiting for the others).
+    size_t busy = 0;
+    for (size_t i = 0; i < vcpus_.size(); ++i)
+      if (!vcpus_[i]->was_halted()) {
+        busy = i;
+        break;
+      }
+    result_.failure = fmt::format("vCPU {}: guest did not finish within --timeout {} s, at RIP {:#x}", busy,
+                                  config_.timeout_seconds, vcpus_[busy]->final_rip());
+    result_.status = kStatusMachineFailure;
+  }
+  return result_;
+}
+
+void Machine::stop(int status, const std::string& failure) {
+  {
+    std::lock_guard lock(result_mu_);
+    if (stopping()) return;
+    if (result_.failure.empty()) {
+      result_.status = status;
+      result_.failure = failure;
+    }
+    stopping_.store(true, std::memory_order_release);
+  }
+  for (auto& v : vcpus_) v->kick();
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(stop_event_.get(), &one, sizeof one);
+}
+
+void Machine::fail(const std::string& reason) { stop(kStatusMachineFailure, reason); }
+
+void Machine::stdin_loop() {
+  for (;;) {
+    pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {stop_event_.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents) return;
+    if (fds[0].revents & (POLLNVAL | POLLERR)) return;
+    if (fds[0].revents & (POLLIN | POLLHUP)) {
+      uint8_t buf[256];
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n <= 0) return;  // end of input: the guest keeps running without it
+      uart_->receive(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+    }
+  }
+}
+
+void Machine::port_read(uint16_t port, std::span<uint8_t> data) { ports_.read(port, data); }
+void Machine::port_write(uint16_t port, std::span<const uint8_t> data) { ports_.write(port, data); }
+void Machine::mmio_read(uint64_t gpa, std::span<uint8_t> data) { mmio_.read(gpa, data); }
+void Machine::mmio_write(uint64_t gpa, std::span<const uint8_t> data) { mmio_.write(gpa, data); }
+
+void Machine::send_interrupt(const irq::InterruptMessage& message, uint32_t source_vcpu) {
+  router_.route(message, source_vcpu);
+}
+
+void Machine::level_eoi(uint8_t vector) { ioapic_->eoi(vector); }
+
+std::string Machine::stats_report() const {
+  std::string out;
+  for (const auto& v : vcpus_) {
+    const auto& s = v->stats();
+    out += fmt::format("vcpu {}: exits={} io={} mmio={} lapic={} hlt={} injected={} ipis_sent={}\n", v->index(),
+                       s.exits.load(), s.io_exits.load(), s.mmio_exits.load(), s.lapic_accesses.load(),
+                       s.halts.load(), s.interrupts_injected.load(), s.ipis_sent.load());
+  }
+  return out;
+}
+
+}  // namespace amalgam::machine

@@ -1,0 +1,74 @@
+// One virtual machine on one host: KVM VM, guest RAM, boot information,
+// devices, vCPU threads; run() blocks until the guest ends, fails, times out
+// or the user interrupts it.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+#include "devices/bus.hpp"
+#include "devices/uart16550.hpp"
+#include "kvm/system.hpp"
+#include "kvm/vm.hpp"
+#include "machine/interrupt_router.hpp"
+#include "machine/ioapic_device.hpp"
+#include "machine/machine_config.hpp"
+#include "memory/guest_memory.hpp"
+#include "vcpu/vcpu_host.hpp"
+#include "vcpu/vcpu_runner.hpp"
+
+namespace amalgam::machine {
+
+class Machine : public vcpu::VcpuHost {
+ public:
+  // Builds everything; throws UsageError for bad input (kernel, sizes) and
+  // SystemError for a failing call.
+  explicit Machine(MachineConfig config);
+  ~Machine() override;
+
+  MachineResult run();
+  // Per-vCPU counters, one line each, for --stats.
+  std::string stats_report() const;
+
+  // VcpuHost
+  void port_read(uint16_t port, std::span<uint8_t> data) override;
+  void port_write(uint16_t port, std::span<const uint8_t> data) override;
+  void mmio_read(uint64_t gpa, std::span<uint8_t> data) override;
+  void mmio_write(uint64_t gpa, std::span<const uint8_t> data) override;
+  void send_interrupt(const irq::InterruptMessage& message, uint32_t source_vcpu) override;
+  void level_eoi(uint8_t vector) override;
+  bool stopping() const override { return stopping_.load(std::memory_order_acquire); }
+  void fail(const std::string& reason) override;
+
+ private:
+  void load_guest();
+  void create_devices();
+  void create_vcpus();
+  void stop(int status, const std::string& failure);
+  void stdin_loop();
+
+  MachineConfig config_;
+  kvm::System system_;
+  kvm::Vm vm_;
+  memory::GuestMemory memory_;
+  uint64_t entry_ = 0;
+  uint64_t start_info_ = 0;
+
+  devices::Bus ports_{"I/O port"};
+  devices::Bus mmio_{"MMIO"};
+  std::shared_ptr<devices::Uart16550> uart_;
+  std::shared_ptr<IoapicDevice> ioapic_;
+  std::vector<std::unique_ptr<vcpu::VcpuRunner>> vcpus_;
+  InterruptRouter router_{vcpus_};
+
+  std::atomic<bool> stopping_{false};
+  std::mutex result_mu_;
+  MachineResult result_;
+  UniqueFd stop_event_;  // eventfd: written once when the machine stops
+};
+
+}  // namespace amalgam::machine
