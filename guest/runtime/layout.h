@@ -35,7 +35,8 @@
 #define SYS_WRMSR 4 /* rdi = MSR, rsi = value */
 #define SYS_FLUSH_TLB 5 /* reload CR3 */
 #define SYS_WAIT 6 /* rdi = u32 address, rsi = value: if equal, sti; hlt */
-#define SYS_COUNT 7
+#define SYS_CPUID 7 /* rdi = leaf | subleaf << 32, rsi = 16-byte buffer: eax, ebx, ecx, edx */
+#define SYS_COUNT 8
 
 /* Low memory used by the image at run time. */
 #define TRAMPOLINE_PADDR 0x8000 /* AP real-mode entry: SIPI vector 0x08 */

@@ -171,6 +171,23 @@ sys_wait:
         cli
 1:      iretq
 
+/* CPUID must run in ring 0: where ring 3 runs natively (PLATFORM.md), a
+ * ring-3 CPUID is not intercepted and reports the host's CPU, not the
+ * vCPU the VMM describes. */
+sys_cpuid:
+        pushq %rbx
+        movl %edi, %eax
+        movq %rdi, %rcx
+        shrq $32, %rcx
+        cpuid
+        movl %eax, 0(%rsi)
+        movl %ebx, 4(%rsi)
+        movl %ecx, 8(%rsi)
+        movl %edx, 12(%rsi)
+        popq %rbx
+        xorl %eax, %eax
+        iretq
+
 sys_flush_tlb:
         movq %cr3, %rax
         movq %rax, %cr3
@@ -179,7 +196,7 @@ sys_flush_tlb:
         .section .rodata
         .p2align 3
 syscall_table:
-        .quad sys_write, sys_exit, sys_halt, sys_rdmsr, sys_wrmsr, sys_flush_tlb, sys_wait
+        .quad sys_write, sys_exit, sys_halt, sys_rdmsr, sys_wrmsr, sys_flush_tlb, sys_wait, sys_cpuid
 
 /* For the IDT, built by ring-3 code (runtime/start.cpp). */
         .globl rt_exception_stubs, rt_counted_stubs, rt_syscall_stub

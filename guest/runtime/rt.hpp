@@ -102,9 +102,21 @@ uint64_t irq_count(unsigned cpu, uint8_t vector);
 struct Cpuid {
   uint32_t eax, ebx, ecx, edx;
 };
+// From ring 3 this goes through SYS_CPUID: a ring-3 CPUID may run natively
+// and report the host's CPU instead of the vCPU (PLATFORM.md).
 inline Cpuid cpuid(uint32_t leaf, uint32_t subleaf = 0) {
   Cpuid r;
-  asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+  uint16_t cs;
+  asm volatile("mov %%cs, %0" : "=r"(cs));
+  if ((cs & 3) == 0) {
+    asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+    return r;
+  }
+  uint64_t nr = SYS_CPUID, buffer = reinterpret_cast<uint64_t>(&r);
+  asm volatile("int %[vec]"
+               : "+a"(nr), "+S"(buffer)
+               : "D"(uint64_t{leaf} | uint64_t{subleaf} << 32), [vec] "i"(VEC_SYSCALL)
+               : "rcx", "rdx", "memory");
   return r;
 }
 
