@@ -32,8 +32,9 @@ uint64_t parse_size(const std::string& text, const std::string& flag) {
       default: throw bad();
     }
     std::string rest = unit.substr(1);
-    bool plain_bytes = std::toupper(static_cast<unsigned char>(unit[0])) == 'B';
-    if (plain_bytes ? !rest.empty() : !(rest.empty() || rest == "B" || rest == "iB")) throw bad();
+    for (auto& c : rest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool plain_bytes = shift == 0;
+    if (plain_bytes ? !rest.empty() : !(rest.empty() || rest == "b" || rest == "ib")) throw bad();
   }
   if (shift && value > (std::numeric_limits<uint64_t>::max() >> shift)) throw bad();
   return value << shift;
