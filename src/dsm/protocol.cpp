@@ -412,7 +412,7 @@ void NodeProtocol::on_done(const Message& m, std::vector<Action>& out) {
 void NodeProtocol::start_next(PageNumber page, Directory& d, std::vector<Action>& out) {
   while (!d.active && !d.queue.empty()) {
     Txn t = d.queue.front();
-    d.queue.pop_front();
+    d.queue.erase(d.queue.begin());
     d.queued &= ~bit(t.requester);
     start(page, d, t, out);
   }

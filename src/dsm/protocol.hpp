@@ -236,8 +236,8 @@ class NodeProtocol {
     NodeSet holders = 0;  // empty: never touched, all zeros
     bool exclusive = false;
     std::optional<Txn> active;
-    std::deque<Txn> queue;
-    NodeSet queued = 0;  // requesters in `queue`
+    std::vector<Txn> queue;  // FIFO; at most one entry per node (a deque costs an allocation up front)
+    NodeSet queued = 0;      // requesters in `queue`
   };
 
   void dispatch(const Message& m, std::vector<Action>& out);
