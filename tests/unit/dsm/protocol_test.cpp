@@ -1,0 +1,291 @@
+// Single scenarios of the DSM protocol, run on a Cluster whose messages are
+// delivered in an order each test chooses.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "dsm/cluster.hpp"
+#include "dsm/protocol.hpp"
+
+using namespace amalgam::dsm;
+using Mapping = Cluster::Mapping;
+
+namespace {
+
+// Page p's home is node p % nodes.
+Cluster make(uint32_t nodes, uint32_t pages = 4, Options options = {}) {
+  return Cluster(nodes, pages, [nodes](PageNumber p) { return static_cast<NodeId>(p % nodes); }, options);
+}
+
+uint64_t load(const Cluster& c, NodeId n, PageNumber p) {
+  uint64_t v;
+  std::memcpy(&v, c.bytes(n, p).data(), sizeof v);
+  return v;
+}
+
+// Node n writes v at offset 0 of page p, faulting first if it must.
+void write(Cluster& c, NodeId n, PageNumber p, uint64_t v) {
+  if (c.mapping(n, p) != Mapping::ReadWrite) {
+    c.fault(n, p, Access::Write);
+    c.deliver_all();
+  }
+  ASSERT_EQ(c.mapping(n, p), Mapping::ReadWrite);
+  c.store(n, p, 0, v);
+}
+
+void read(Cluster& c, NodeId n, PageNumber p) {
+  c.fault(n, p, Access::Read);
+  c.deliver_all();
+  ASSERT_NE(c.mapping(n, p), Mapping::None);
+}
+
+// Page 0 (value 1, home 0) read-only at nodes 0..nodes-1.
+Cluster shared_everywhere(uint32_t nodes) {
+  Cluster c = make(nodes);
+  c.fault(0, 0, Access::Write);
+  c.store(0, 0, 0, 1);
+  for (NodeId n = 1; n < nodes; ++n) {
+    c.fault(n, 0, Access::Read);
+    c.deliver_all();
+  }
+  return c;
+}
+
+void deliver(Cluster& c, MessageType type, NodeId to) {
+  size_t i = c.find(type, to);
+  ASSERT_NE(i, Cluster::npos) << to_string(type) << " to " << to;
+  c.deliver(i);
+}
+
+// The home's directory of page p, at rest.
+void expect_directory(const Cluster& c, PageNumber p, NodeSet holders, bool exclusive) {
+  auto dir = c.node(static_cast<NodeId>(p % c.nodes())).directory(p);
+  ASSERT_TRUE(dir);
+  EXPECT_EQ(dir->holders, holders);
+  EXPECT_EQ(dir->exclusive, exclusive);
+  EXPECT_FALSE(dir->busy);
+}
+
+void expect_clean(const Cluster& c) {
+  EXPECT_TRUE(c.errors().empty()) << c.errors().front().what;
+  EXPECT_TRUE(c.violations().empty()) << c.violations().front();
+}
+
+}  // namespace
+
+TEST(DsmProtocol, RejectsBadConstruction) {
+  auto home = [](PageNumber) { return NodeId{0}; };
+  EXPECT_THROW(NodeProtocol(0, 0, home), std::invalid_argument);
+  EXPECT_THROW(NodeProtocol(0, kMaxNodes + 1, home), std::invalid_argument);
+  EXPECT_THROW(NodeProtocol(3, 3, home), std::invalid_argument);
+  EXPECT_THROW(NodeProtocol(0, 2, nullptr), std::invalid_argument);
+}
+
+TEST(DsmProtocol, ZeroPageAtHomeNeedsNoMessage) {
+  Cluster c = make(2);
+  c.fault(0, 0, Access::Write);
+  EXPECT_TRUE(c.network().empty());
+  EXPECT_EQ(c.mapping(0, 0), Mapping::ReadWrite);
+  EXPECT_EQ(load(c, 0, 0), 0u);
+  EXPECT_EQ(c.node(0).state(0), PageState::Exclusive);
+  EXPECT_EQ(c.node(0).counters().zero_fills, 1u);
+  EXPECT_EQ(c.node(0).counters().messages_sent, 0u);
+  auto wakes = c.take_wakes();
+  ASSERT_EQ(wakes.size(), 1u);
+  EXPECT_EQ(wakes[0].page, 0u);
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, ZeroPageRemoteAsksTheHomeAndGetsNoBytes) {
+  Cluster c = make(2);
+  c.fault(1, 0, Access::Read);
+  ASSERT_EQ(c.network().size(), 1u);
+  EXPECT_EQ(c.network()[0].type, MessageType::Request);
+  deliver(c, MessageType::Request, 0);
+  ASSERT_EQ(c.network().size(), 1u);
+  EXPECT_TRUE(c.network()[0].zero_page());
+  EXPECT_TRUE(c.network()[0].payload.empty());
+  c.deliver_all();
+  EXPECT_EQ(c.mapping(1, 0), Mapping::ReadOnly);
+  EXPECT_EQ(load(c, 1, 0), 0u);
+  EXPECT_EQ(c.totals().bytes_sent, 0u);
+  expect_directory(c, 0, 0b10, false);
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, ReadMissGetsTheHomesBytesAndDowngradesIt) {
+  Cluster c = make(2);
+  write(c, 0, 0, 42);
+  read(c, 1, 0);
+  EXPECT_EQ(load(c, 1, 0), 42u);
+  EXPECT_EQ(c.mapping(0, 0), Mapping::ReadOnly);  // write-protected before its bytes were read
+  EXPECT_EQ(c.node(0).counters().pages_sent, 1u);
+  EXPECT_EQ(c.node(1).counters().pages_received, 1u);
+  EXPECT_EQ(c.node(1).counters().read_faults, 1u);
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, DowngradeWriteProtectsBeforeReadingTheBytes) {
+  Cluster c = make(3);
+  write(c, 2, 0, 7);  // owner 2, home 0
+  c.fault(1, 0, Access::Read);
+  deliver(c, MessageType::Request, 0);
+  size_t i = c.find(MessageType::Forward, 2);
+  ASSERT_NE(i, Cluster::npos);
+  std::vector<Action> out;
+  c.node(2).on_message(c.network()[i], out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<WriteProtect>(out[0]));
+  auto* send = std::get_if<SendMessage>(&out[1]);
+  ASSERT_TRUE(send);
+  EXPECT_TRUE(send->attach_page);
+  EXPECT_EQ(send->message.type, MessageType::Data);
+  EXPECT_EQ(send->message.destination, 1u);
+  EXPECT_EQ(c.node(2).state(0), PageState::Shared);
+}
+
+TEST(DsmProtocol, ReadMissForwardedToAThirdNodeOwner) {
+  Cluster c = make(3);
+  write(c, 2, 0, 9);
+  read(c, 1, 0);
+  EXPECT_EQ(load(c, 1, 0), 9u);
+  EXPECT_EQ(c.mapping(2, 0), Mapping::ReadOnly);
+  EXPECT_EQ(c.node(2).counters().pages_sent, 1u);
+  EXPECT_EQ(c.node(0).counters().pages_sent, 0u);  // the home moved no bytes
+  expect_directory(c, 0, 0b110, false);
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, WriteMissTakesPageAndOwnershipFromTheOwner) {
+  Cluster c = make(3);
+  write(c, 2, 0, 5);
+  write(c, 1, 0, 6);
+  EXPECT_EQ(c.mapping(2, 0), Mapping::None);
+  EXPECT_EQ(c.node(2).state(0), PageState::Invalid);
+  EXPECT_EQ(c.node(1).state(0), PageState::Exclusive);
+  EXPECT_EQ(c.node(2).counters().invalidations_received, 1u);
+  read(c, 0, 0);
+  EXPECT_EQ(load(c, 0, 0), 6u);
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, UpgradeSharedToExclusiveMovesNoBytes) {
+  Cluster c = shared_everywhere(3);
+  uint64_t pages_before = c.totals().pages_sent;
+  write(c, 1, 0, 4);
+  EXPECT_EQ(c.totals().pages_sent, pages_before);
+  EXPECT_EQ(c.mapping(0, 0), Mapping::None);
+  EXPECT_EQ(c.mapping(2, 0), Mapping::None);
+  EXPECT_EQ(c.node(0).counters().invalidations_sent, 2u);  // node 2 and itself
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, WriteWaitsForEveryInvalidationAck) {
+  constexpr uint32_t kNodes = 8;
+  Cluster c = shared_everywhere(kNodes);
+  c.fault(3, 0, Access::Write);
+  deliver(c, MessageType::Request, 0);
+  deliver(c, MessageType::Grant, 3);
+  // Every other sharer, the home included: it drops its own copy at once.
+  EXPECT_EQ(c.node(0).counters().invalidations_sent, kNodes - 1);
+  EXPECT_EQ(c.mapping(0, 0), Mapping::None);
+  for (NodeId n = 1; n < kNodes; ++n) {
+    if (n == 3) continue;
+    EXPECT_NE(c.mapping(3, 0), Mapping::ReadWrite) << "writable before every ack";
+    deliver(c, MessageType::Invalidate, n);
+    EXPECT_EQ(c.mapping(n, 0), Mapping::None);
+  }
+  for (uint32_t acks = 1; acks < kNodes - 2; ++acks) {
+    deliver(c, MessageType::Ack, 3);
+    EXPECT_NE(c.mapping(3, 0), Mapping::ReadWrite) << "writable before every ack";
+  }
+  deliver(c, MessageType::Ack, 3);
+  EXPECT_EQ(c.mapping(3, 0), Mapping::ReadWrite);
+  c.deliver_all();
+  expect_directory(c, 0, NodeSet{1} << 3, true);
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, AcksBeforeTheGrantAreKept) {
+  Cluster c = shared_everywhere(3);
+  c.fault(1, 0, Access::Write);
+  deliver(c, MessageType::Request, 0);
+  deliver(c, MessageType::Invalidate, 2);
+  deliver(c, MessageType::Ack, 1);  // before the Grant
+  EXPECT_EQ(c.node(1).counters().early_replies, 1u);
+  EXPECT_EQ(c.mapping(1, 0), Mapping::ReadOnly);
+  deliver(c, MessageType::Grant, 1);
+  EXPECT_EQ(c.mapping(1, 0), Mapping::ReadWrite);
+  c.deliver_all();
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, RequestOvertakingItsOwnDoneIsQueued) {
+  Cluster c = make(2);
+  c.fault(1, 0, Access::Read);
+  deliver(c, MessageType::Request, 0);
+  deliver(c, MessageType::Grant, 1);
+  ASSERT_EQ(c.mapping(1, 0), Mapping::ReadOnly);
+  c.fault(1, 0, Access::Write);
+  deliver(c, MessageType::Request, 0);  // the Done is still on its way
+  EXPECT_EQ(c.node(0).directory(0)->queued, 1u);
+  deliver(c, MessageType::Done, 0);
+  c.deliver_all();
+  EXPECT_EQ(c.mapping(1, 0), Mapping::ReadWrite);
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, DuplicateFaultsAreCoalesced) {
+  Cluster c = make(2);
+  c.fault(1, 0, Access::Read);
+  c.fault(1, 0, Access::Read);
+  c.fault(1, 0, Access::Write);  // asked for once the read is in
+  EXPECT_EQ(c.network().size(), 1u);
+  EXPECT_EQ(c.node(1).counters().coalesced_faults, 2u);
+  c.deliver_all();
+  EXPECT_EQ(c.mapping(1, 0), Mapping::ReadWrite);
+  EXPECT_EQ(c.take_wakes().size(), 2u);  // after the read, after the write
+  c.fault(1, 0, Access::Read);           // raced with the mapping: only a wake
+  EXPECT_EQ(c.node(1).counters().spurious_faults, 1u);
+  EXPECT_TRUE(c.network().empty());
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, FaultWhileAnInvalidationIsInFlight) {
+  Cluster c = make(3);
+  write(c, 0, 0, 1);
+  read(c, 1, 0);
+  c.fault(2, 0, Access::Write);
+  deliver(c, MessageType::Request, 0);
+  // Node 1 still holds its copy; its own write fault races the Invalidate.
+  c.fault(1, 0, Access::Write);
+  deliver(c, MessageType::Request, 0);
+  deliver(c, MessageType::Invalidate, 1);
+  EXPECT_EQ(c.mapping(1, 0), Mapping::None);
+  EXPECT_TRUE(c.node(1).pending(0));
+  deliver(c, MessageType::Ack, 2);
+  deliver(c, MessageType::Grant, 2);
+  ASSERT_EQ(c.mapping(2, 0), Mapping::ReadWrite);
+  c.store(2, 0, 0, 77);
+  // Node 1's request was queued behind node 2's and runs after its Done; it
+  // no longer holds a copy, so node 2 must send the bytes.
+  c.deliver_all();
+  EXPECT_EQ(c.mapping(1, 0), Mapping::ReadWrite);
+  EXPECT_EQ(c.mapping(2, 0), Mapping::None);
+  EXPECT_EQ(load(c, 1, 0), 77u);
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, HomeFaultsWhileARemoteTransactionRuns) {
+  Cluster c = make(2);
+  write(c, 1, 0, 11);  // page 0's home is node 0, owned by node 1
+  c.fault(1, 0, Access::Read);  // permitted: only a wake
+  c.fault(0, 0, Access::Read);
+  c.fault(0, 0, Access::Write);
+  c.deliver_all();
+  EXPECT_EQ(c.mapping(0, 0), Mapping::ReadWrite);
+  EXPECT_EQ(c.mapping(1, 0), Mapping::None);
+  EXPECT_EQ(load(c, 0, 0), 11u);
+  expect_clean(c);
+}

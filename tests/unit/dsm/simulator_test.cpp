@@ -1,0 +1,48 @@
+// The simulator passes the protocol, is deterministic, and fails broken ones.
+#include <gtest/gtest.h>
+
+#include "dsm/simulator.hpp"
+
+using namespace amalgam::dsm;
+
+TEST(DsmSimulator, PassesAndIsDeterministic) {
+  for (uint32_t nodes = 2; nodes <= 8; ++nodes) {
+    SimConfig c{.seed = 1000 + nodes, .nodes = nodes, .pages = 3, .events = 5000};
+    SimResult a = simulate(c);
+    ASSERT_TRUE(a.passed()) << to_string(a.outcome) << ": " << a.detail << "\n" << replay_command(c);
+    SimResult b = simulate(c);
+    EXPECT_EQ(a.steps, b.steps);
+    EXPECT_EQ(a.reads, b.reads);
+    EXPECT_EQ(a.writes, b.writes);
+    EXPECT_EQ(a.totals.messages_sent, b.totals.messages_sent);
+    EXPECT_GE(a.events, c.events);
+    EXPECT_GT(a.writes, 0u);
+  }
+}
+
+namespace {
+// The first failing seed of a mutant, within a bound.
+SimResult first_failure(Mutation mutation) {
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    SimConfig c{.seed = seed, .nodes = 2 + static_cast<uint32_t>(seed % 5), .pages = 2, .events = 5000,
+                .mutation = mutation};
+    SimResult r = simulate(c);
+    if (!r.passed()) return r;
+  }
+  return SimResult{};
+}
+}  // namespace
+
+TEST(DsmSimulator, CatchesAWriterThatSkipsAnInvalidationAck) {
+  SimResult r = first_failure(Mutation::SkipOneInvalidationAck);
+  EXPECT_EQ(r.outcome, SimResult::Outcome::Incoherent) << r.detail;
+}
+
+TEST(DsmSimulator, CatchesAnOwnerThatDoesNotDowngrade) {
+  SimResult r = first_failure(Mutation::NoDowngradeOnForward);
+  EXPECT_FALSE(r.passed());
+}
+
+TEST(DsmSimulator, RejectsTooFewNodes) {
+  EXPECT_THROW(simulate(SimConfig{.nodes = 1}), std::invalid_argument);
+}
