@@ -3,111 +3,102 @@
 namespace amalgam::irq {
 
 namespace {
-// Redirection entry bits (82093AA 3.2.4).
-constexpr uint64_t kMasked = 1ull << 16, kLevelTrigger = 1ull << 15, kRemoteIrr = 1ull << 14,
-                   kDeliveryStatus = 1ull << 12, kLogical = 1ull << 11;
-constexpr uint64_t kReadOnlyBits = kRemoteIrr | kDeliveryStatus;
-constexpr uint32_t kVersion = 0x0017'0020;  // max redirection entry 0x17, version 0x20
+
+// Writable bits of a redirection entry: vector, delivery mode, destination
+// mode, polarity, trigger mode, mask (bits 16:0 less 12 and 14) and the
+// destination field (bits 63:56).
+constexpr uint64_t kWritable = 0xFF00'0000'0001'AFFFull;
+
 }  // namespace
 
-void Ioapic::reset() {
-  select_ = 0;
-  redirection_.fill(kMasked);
-  level_.fill(false);
-}
+Ioapic::Ioapic(uint8_t id) : id_(id & 0xF) { entries_.fill(kMasked); }
 
 uint32_t Ioapic::read(uint32_t offset) {
-  if (offset == kRegSelect) return select_;
-  if (offset == kWindow) return read_register(select_);
-  return 0;
+  switch (offset) {
+    case kRegSel: return regsel_;
+    case kWindow: return read_register(regsel_);
+    default: return 0;
+  }
 }
 
 std::vector<InterruptMessage> Ioapic::write(uint32_t offset, uint32_t value) {
-  std::vector<InterruptMessage> out;
-  if (offset == kRegSelect) {
-    select_ = value & 0xFF;
-  } else if (offset == kWindow) {
-    write_register(select_, value, out);
-  } else if (offset == kEoi) {
-    return eoi(static_cast<uint8_t>(value));
+  switch (offset) {
+    case kRegSel: regsel_ = value & 0xFF; return {};
+    case kWindow: return write_register(regsel_, value);
+    case kEoi: return eoi(static_cast<uint8_t>(value));
+    default: return {};
   }
-  return out;
+}
+
+uint64_t Ioapic::redirection(unsigned pin) const {
+  uint64_t e = entries_[pin];
+  if (remote_irr_[pin]) e |= kLevelAssert;  // bit 14: Remote IRR
+  bool level = (e & kLevelTriggered) != 0;
+  if (level && asserted_[pin] && ((e & kMasked) || remote_irr_[pin])) e |= kDeliveryStatus;
+  return e;
 }
 
 uint32_t Ioapic::read_register(uint32_t index) const {
   switch (index) {
-    case 0x00: return uint32_t{id_} << 24;
-    case 0x01: return kVersion;
-    case 0x02: return uint32_t{id_} << 24;  // arbitration ID
+    case kIdReg:
+    case kArbitrationReg:  // the arbitration ID follows the ID
+      return static_cast<uint32_t>(id_) << 24;
+    case kVersionReg: return kVersionValue;
     default: break;
   }
-  if (index >= 0x10 && index < 0x10 + 2 * kPins) {
-    uint64_t entry = redirection_[(index - 0x10) / 2];
-    return index % 2 ? static_cast<uint32_t>(entry >> 32) : static_cast<uint32_t>(entry);
-  }
-  return 0xFFFF'FFFF;
+  if (index < kRedirectionBase || index >= kRedirectionBase + 2 * kPins) return 0;
+  uint64_t e = redirection((index - kRedirectionBase) / 2);
+  return static_cast<uint32_t>(index % 2 ? e >> 32 : e);
 }
 
-void Ioapic::write_register(uint32_t index, uint32_t value, std::vector<InterruptMessage>& out) {
-  if (index == 0x00) {
-    id_ = static_cast<uint8_t>((value >> 24) & 0xF);
-    return;
-  }
-  if (index < 0x10 || index >= 0x10 + 2 * kPins) return;
-  uint32_t pin = (index - 0x10) / 2;
-  uint64_t& entry = redirection_[pin];
-  if (index % 2) {
-    entry = (entry & 0xFFFF'FFFFull) | (uint64_t{value & 0xFF00'0000} << 32);
-  } else {
-    entry = (entry & ~0xFFFF'FFFFull) | (entry & kReadOnlyBits) | (value & ~kReadOnlyBits & 0x1FFFF);
-    if (!(entry & kLevelTrigger)) entry &= ~kRemoteIrr;
-  }
-  // Unmasking a level pin that is still asserted delivers it now.
-  if (entry & kLevelTrigger) service(pin, out);
+std::vector<InterruptMessage> Ioapic::write_register(uint32_t index, uint32_t value) {
+  if (index == kIdReg) id_ = (value >> 24) & 0xF;
+  if (index < kRedirectionBase || index >= kRedirectionBase + 2 * kPins) return {};
+  unsigned pin = (index - kRedirectionBase) / 2;
+  unsigned shift = index % 2 ? 32 : 0;
+  uint64_t half = (kWritable >> shift) & 0xFFFF'FFFF;
+  uint64_t& e = entries_[pin];
+  e = (e & ~(half << shift)) | ((value & half) << shift);
+  if (!uses_remote_irr(pin)) remote_irr_[pin] = false;
+  // Unmasking a level pin that is still asserted sends it now.
+  std::vector<InterruptMessage> out;
+  if (uses_remote_irr(pin)) service(pin, out);
+  return out;
 }
 
-InterruptMessage Ioapic::message(uint32_t pin) const {
-  uint64_t e = redirection_[pin];
-  InterruptMessage m;
-  m.vector = static_cast<uint8_t>(e & 0xFF);
-  m.mode = static_cast<DeliveryMode>((e >> 8) & 7);
-  m.logical_destination = e & kLogical;
-  m.destination = static_cast<uint32_t>(e >> 56);
-  m.level_triggered = e & kLevelTrigger;
-  m.assert_level = true;
-  return m;
+bool Ioapic::uses_remote_irr(unsigned pin) const {
+  uint64_t e = entries_[pin];
+  auto mode = static_cast<DeliveryMode>((e & kDeliveryModeMask) >> kDeliveryModeShift);
+  return (e & kLevelTriggered) != 0 && (mode == DeliveryMode::Fixed || mode == DeliveryMode::LowestPriority);
 }
 
-void Ioapic::service(uint32_t pin, std::vector<InterruptMessage>& out) {
-  uint64_t& e = redirection_[pin];
-  if ((e & kMasked) || !level_[pin]) return;
-  if (e & kLevelTrigger) {
-    if (e & kRemoteIrr) return;  // the last one is not EOIed yet
-    e |= kRemoteIrr;
-  }
-  out.push_back(message(pin));
+void Ioapic::service(unsigned pin, std::vector<InterruptMessage>& out) {
+  uint64_t e = entries_[pin];
+  if (!asserted_[pin] || (e & kMasked) || remote_irr_[pin]) return;
+  uint32_t mode = static_cast<uint32_t>((e & kDeliveryModeMask) >> kDeliveryModeShift);
+  if (!is_valid_delivery_mode(mode) || mode == static_cast<uint32_t>(DeliveryMode::StartUp)) return;
+  InterruptMessage m = decode_redirection(e);
+  m.level_triggered = uses_remote_irr(pin);
+  remote_irr_[pin] = m.level_triggered;
+  out.push_back(m);
 }
 
 std::vector<InterruptMessage> Ioapic::set_irq(uint32_t pin, bool level) {
   std::vector<InterruptMessage> out;
   if (pin >= kPins) return out;
-  bool rising = level && !level_[pin];
-  level_[pin] = level;
-  if (redirection_[pin] & kLevelTrigger) {
-    service(pin, out);
-  } else if (rising) {
-    service(pin, out);
-  }
+  bool rising = level && !asserted_[pin];
+  asserted_[pin] = level;
+  // Edge: on assertion only; level: whenever asserted and Remote IRR is clear.
+  if (rising || uses_remote_irr(pin)) service(pin, out);
   return out;
 }
 
 std::vector<InterruptMessage> Ioapic::eoi(uint8_t vector) {
   std::vector<InterruptMessage> out;
-  for (uint32_t pin = 0; pin < kPins; ++pin) {
-    uint64_t& e = redirection_[pin];
-    if ((e & kLevelTrigger) && (e & kRemoteIrr) && (e & 0xFF) == vector) {
-      e &= ~kRemoteIrr;
-      service(pin, out);  // still asserted: again
+  for (unsigned pin = 0; pin < kPins; ++pin) {
+    if (remote_irr_[pin] && (entries_[pin] & kVectorMask) == vector) {
+      remote_irr_[pin] = false;
+      service(pin, out);  // re-sends if the line is still asserted
     }
   }
   return out;

@@ -1,96 +1,151 @@
-// A local APIC in xAPIC mode (Intel SDM vol. 3 ch. 11), as a pure state
-// machine: time comes in as arguments, interrupt messages go out as return
-// values, and the caller serialises access (it holds the vCPU's lock).
+// One emulated local APIC in xAPIC mode (Intel SDM vol. 3 ch. 11).
+//
+// A pure state machine: time is passed in, nothing here blocks, sleeps or
+// talks to KVM. Not thread-safe: the caller holds the vCPU's lock.
+//
+// Interrupts flow in through deliver() (from the router) or from the local
+// sources (timer, LINT0/1, error) and are taken by the vCPU loop with
+// pending_vector()/acknowledge() and the take_*() calls. IPIs written to the
+// ICR come back from write() for the caller to route; EOIs of level-triggered
+// vectors are queued for the caller to pass to the IOAPIC (take_level_eoi()).
+//
+// Where the SDM leaves a choice:
+// - Fixed and lowest-priority interrupts that arrive while the APIC is
+//   software-disabled are dropped (as KVM does); NMI, INIT and SIPI are not.
+// - SMIs are dropped (no SMM). A level de-assert message (level-triggered,
+//   level 0: INIT level de-assert) does nothing and an ICR write of one sends
+//   nothing (SDM 11.6.1: not supported since the Pentium 4).
+// - An ICR write with an illegal vector (0-15, fixed or lowest priority) or a
+//   reserved delivery mode sends nothing; the former sets ESR bit 5.
+// - Accesses to offsets that hold no register (including offsets not a
+//   multiple of 16) read 0, are ignored when written and set ESR bit 7.
+// - While the APIC is globally disabled (IA32_APIC_BASE bit 11 clear) it
+//   accepts nothing, reads 0 and ignores writes; clearing the bit returns
+//   the registers to their power-up state (SDM 11.4.3 allows this).
+// - LINT0/1 take the line as asserted/not asserted; the polarity bit is kept
+//   for the guest to read but not applied, as the device that drives the
+//   line reports assertion.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <optional>
 
-#include "irq/interrupt_message.hpp"
+#include "irq/lapic_regs.hpp"
 #include "irq/lapic_timer.hpp"
+#include "irq/message.hpp"
+#include "irq/vector_set.hpp"
 
 namespace amalgam::irq {
 
-// Register offsets in the 4 KiB APIC page (SDM table 11-1).
-namespace reg {
-inline constexpr uint32_t kId = 0x20, kVersion = 0x30, kTpr = 0x80, kApr = 0x90, kPpr = 0xA0, kEoi = 0xB0,
-                          kRrd = 0xC0, kLdr = 0xD0, kDfr = 0xE0, kSvr = 0xF0, kIsr = 0x100, kTmr = 0x180,
-                          kIrr = 0x200, kEsr = 0x280, kLvtCmci = 0x2F0, kIcrLow = 0x300, kIcrHigh = 0x310,
-                          kLvtTimer = 0x320, kLvtThermal = 0x330, kLvtPerf = 0x340, kLvtLint0 = 0x350,
-                          kLvtLint1 = 0x360, kLvtError = 0x370, kTimerInitial = 0x380, kTimerCurrent = 0x390,
-                          kTimerDivide = 0x3E0;
-}  // namespace reg
-
-inline constexpr uint64_t kApicBaseDefault = 0xFEE0'0000;
-inline constexpr uint64_t kApicBaseBsp = 1u << 8, kApicBaseX2apic = 1u << 10, kApicBaseEnable = 1u << 11;
-inline constexpr uint32_t kLvtMasked = 1u << 16;
-inline constexpr uint32_t kSvrEnable = 1u << 8;
-inline constexpr uint32_t kEsrSendIllegalVector = 1u << 5, kEsrReceiveIllegalVector = 1u << 6,
-                          kEsrIllegalRegister = 1u << 7;
+// The local vector table, in register order (0x320 + 0x10 * index).
+enum class Lvt : uint8_t { Timer, Thermal, Perf, Lint0, Lint1, Error };
+inline constexpr unsigned kLvtCount = 6;
 
 class Lapic {
  public:
+  // apic_id: this CPU's ID (xAPIC: 0..254); bsp: sets IA32_APIC_BASE.BSP;
+  // timer_hz: LAPIC timer input clock before the divider; tsc_hz for the
+  // TSC-deadline mode. Throws std::invalid_argument on a zero frequency.
   Lapic(uint32_t apic_id, bool bsp, uint64_t timer_hz, uint64_t tsc_hz);
 
+  // 32-bit MMIO access at offset (0..0xFF0) of the LAPIC page. A write of ICR
+  // low returns the IPI for the caller to route (delivery status reads 0:
+  // delivery is immediate).
   uint32_t read(uint32_t offset, uint64_t now_ns);
-  // An ICR-low write returns the IPI for the caller to route.
   std::optional<InterruptMessage> write(uint32_t offset, uint32_t value, uint64_t now_ns);
 
+  // IA32_APIC_BASE. Returns false, changing nothing, for a value the guest
+  // must get #GP for: x2APIC enable (not offered), reserved bits 0-7 and 9,
+  // or address bits above 51. The BSP bit is read-only. A new base address
+  // is kept and returned; the caller decides where the page is decoded.
   uint64_t apic_base_msr() const { return apic_base_; }
-  // x2APIC is not offered (CPUID hides it): setting its enable bit is ignored.
-  void set_apic_base_msr(uint64_t value);
+  bool set_apic_base_msr(uint64_t value);
+  // IA32_TSC_DEADLINE (SDM 11.5.4.1): reads 0 and ignores writes unless the
+  // LVT timer is in TSC-deadline mode.
   uint64_t tsc_deadline_msr() const { return timer_.tsc_deadline(); }
   void set_tsc_deadline_msr(uint64_t deadline_tsc, uint64_t now_ns, uint64_t now_tsc);
 
+  // Delivery into this LAPIC: fixed/lowest -> IRR (+TMR if level); NMI,
+  // INIT, SIPI and ExtINT latched. An INIT drops a SIPI latched before it.
   void deliver(const InterruptMessage& m);
+  // Drives LINT0 (pin 0) or LINT1 (pin 1) as its LVT entry says: edge
+  // entries fire on assertion, level-triggered fixed entries while asserted
+  // and their Remote IRR is clear (SDM 11.5.1).
+  void set_lint(unsigned pin, bool asserted);
 
+  // Injection side, used by the vCPU loop (SDM 11.8.3 / 11.8.4).
+  // The highest IRR vector whose priority class is above PPR's, if the APIC
+  // is enabled.
   std::optional<uint8_t> pending_vector() const;
-  void acknowledge(uint8_t vector);
+  void acknowledge(uint8_t vector);  // IRR -> ISR
   bool take_nmi();
   bool take_init();
   std::optional<uint8_t> take_sipi();
+  bool take_extint();  // the caller asks the 8259 for the vector
+  // Anything that ends HLT: a deliverable vector, NMI, INIT, SIPI, ExtINT.
   bool has_wake_event() const;
-  bool has_nmi_init_or_sipi() const { return nmi_ || init_ || sipi_; }
 
+  // Timer (SDM 11.5.4): advance to now, setting the LVT timer vector in IRR
+  // when due; next_timer_deadline_ns() says when to call it next, if armed.
   void advance_time(uint64_t now_ns, uint64_t now_tsc);
-  std::optional<uint64_t> next_timer_deadline_ns() const;
+  std::optional<uint64_t> next_timer_deadline_ns() const { return timer_.next_deadline_ns(); }
+
+  // Vectors whose EOI found their TMR bit set, for the IOAPIC; one per call.
   std::optional<uint8_t> take_level_eoi();
 
   uint32_t id() const { return id_; }
-  uint8_t tpr() const { return static_cast<uint8_t>(tpr_); }
-  uint32_t ppr() const;
-  bool software_enabled() const { return svr_ & kSvrEnable; }
-  bool hardware_enabled() const { return apic_base_ & kApicBaseEnable; }
-  bool matches_physical(uint32_t destination) const;
-  bool matches_logical(uint8_t destination) const;
+  // INIT (SDM 11.4.7.3): registers back to power-up state except the APIC
+  // ID; IA32_APIC_BASE (BSP flag included) is unchanged, as INIT leaves MSRs.
+  // Latched INIT and SIPI survive (a SIPI may already wait for the CPU that
+  // is handling the INIT); a latched NMI or ExtINT is dropped.
   void reset();
 
- private:
-  using Bitmap = std::array<uint32_t, 8>;  // 256 vectors
-  static bool test(const Bitmap& b, uint8_t v) { return b[v / 32] & (1u << (v % 32)); }
-  static void set(Bitmap& b, uint8_t v, bool on);
-  static std::optional<uint8_t> highest(const Bitmap& b);
+  // Destination matching for the router (SDM 11.6.2). 0xFF is a broadcast.
+  bool matches_logical(uint8_t destination) const;
+  bool matches_physical(uint32_t destination) const;
 
-  uint32_t& lvt(uint32_t offset);
-  void write_lvt(uint32_t offset, uint32_t value);
+  // State the router and tests look at.
+  bool hardware_enabled() const { return (apic_base_ & reg::kApicBaseEnable) != 0; }
+  bool software_enabled() const { return (svr_ & reg::kSvrSoftwareEnable) != 0; }
+  uint8_t tpr() const { return static_cast<uint8_t>(tpr_); }
+  uint8_t ppr() const;
+  uint32_t lvt(Lvt which) const { return lvt_[static_cast<unsigned>(which)]; }
+  // Lowest-priority focus (SDM 11.6.2.4): focus checking is on and the
+  // vector is already pending or in service here.
+  bool is_focus_for(uint8_t vector) const;
+
+ private:
+  void reset_registers();
+  uint32_t& lvt_ref(Lvt which) { return lvt_[static_cast<unsigned>(which)]; }
+  void write_svr(uint32_t value);
+  void write_lvt(unsigned index, uint32_t value);
+  std::optional<InterruptMessage> write_icr(uint32_t low);
   void eoi();
-  void raise_error(uint32_t bits);
-  void accept_vector(uint8_t vector, bool level);
-  InterruptMessage icr_message() const;
+  void accept(uint8_t vector, bool level);
+  void raise_error(uint32_t esr_bit);
+  void fire_lvt(Lvt which);
+  void service_lint(unsigned pin);
+  static bool is_level_fixed(uint32_t lvt);
 
   uint32_t id_;
   uint64_t apic_base_;
-  uint32_t tpr_ = 0, ldr_ = 0, dfr_ = 0xFFFF'FFFF, svr_ = 0xFF;
-  uint32_t esr_ = 0, esr_pending_ = 0;
-  uint32_t icr_low_ = 0, icr_high_ = 0;
-  uint32_t lvt_timer_ = kLvtMasked, lvt_thermal_ = kLvtMasked, lvt_perf_ = kLvtMasked, lvt_lint0_ = kLvtMasked,
-           lvt_lint1_ = kLvtMasked, lvt_error_ = kLvtMasked, lvt_cmci_ = kLvtMasked;
-  Bitmap irr_{}, isr_{}, tmr_{};
-  bool nmi_ = false, init_ = false;
-  std::optional<uint8_t> sipi_;
-  std::optional<uint8_t> level_eoi_;
   LapicTimer timer_;
+  uint32_t tpr_ = 0;
+  uint32_t ldr_ = 0;
+  uint32_t dfr_ = 0;
+  uint32_t svr_ = 0;
+  uint32_t esr_ = 0;          // what reads return
+  uint32_t esr_pending_ = 0;  // errors since the last ESR write
+  uint32_t icr_low_ = 0;
+  uint32_t icr_high_ = 0;
+  std::array<uint32_t, kLvtCount> lvt_{};
+  VectorSet irr_, isr_, tmr_, level_eois_;
+  std::array<bool, 2> lint_asserted_{};
+  bool nmi_ = false;
+  bool init_ = false;
+  bool extint_ = false;
+  std::optional<uint8_t> sipi_;
 };
 
 }  // namespace amalgam::irq

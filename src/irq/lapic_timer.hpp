@@ -1,7 +1,6 @@
-// The LAPIC timer (Intel SDM vol. 3 11.5.4): a 32-bit down-counter clocked
-// by the timer input divided by the divide configuration, in one-shot or
-// periodic mode, or a TSC-deadline comparator (11.5.4.1). Time is passed in
-// (host monotonic ns; guest TSC for the deadline mode).
+// The LAPIC timer's counting (SDM 11.5.4): one-shot, periodic and
+// TSC-deadline modes, with time passed in. It only says when it expires; the
+// Lapic turns an expiry into an interrupt through the LVT timer entry.
 #pragma once
 
 #include <cstdint>
@@ -9,49 +8,63 @@
 
 namespace amalgam::irq {
 
+// LVT timer bits 18:17 (SDM 11.5.1); 3 is reserved.
+enum class TimerMode : uint8_t { OneShot = 0, Periodic = 1, TscDeadline = 2 };
+
+// A periodic timer reloads no faster than this, so that a guest cannot make
+// the host wake up every few nanoseconds (KVM's min_timer_period_us does the
+// same). The first expiry after a write of the initial count is exact.
+inline constexpr uint64_t kMinPeriodicTimerNs = 200'000;
+
 class LapicTimer {
  public:
-  enum class Mode : uint8_t { OneShot = 0, Periodic = 1, TscDeadline = 2 };
+  // timer_hz: the timer's input clock before the divider; tsc_hz: the guest
+  // TSC frequency. Both must be non-zero.
+  LapicTimer(uint64_t timer_hz, uint64_t tsc_hz);
 
-  LapicTimer(uint64_t timer_hz, uint64_t tsc_hz) : timer_hz_(timer_hz), tsc_hz_(tsc_hz) {}
+  TimerMode mode() const { return mode_; }
+  // Switching between the counting modes and TSC-deadline disarms the timer
+  // and clears the initial count and the deadline (SDM 11.5.4.1); switching
+  // between one-shot and periodic keeps the current count running.
+  void set_mode(TimerMode mode);
 
-  Mode mode() const { return mode_; }
-  // A mode change disarms the timer (and clears IA32_TSC_DEADLINE).
-  void set_mode(Mode mode);
+  // Divide configuration register: bits 0, 1 and 3 (SDM 11.5.4). A running
+  // count keeps its current value and goes on at the new rate.
   uint32_t divide_config() const { return divide_config_; }
   void set_divide_config(uint32_t value, uint64_t now_ns);
   uint32_t divisor() const;
 
-  uint32_t initial_count() const { return initial_; }
-  // Writing the initial count starts counting (0 stops); ignored in TSC-deadline mode.
+  // Initial count: 0 stops the timer; ignored in TSC-deadline mode.
+  uint32_t initial_count() const { return initial_count_; }
   void set_initial_count(uint32_t count, uint64_t now_ns);
   uint32_t current_count(uint64_t now_ns) const;
 
-  uint64_t tsc_deadline() const { return tsc_deadline_; }
-  // Ignored unless in TSC-deadline mode; 0 disarms.
+  // IA32_TSC_DEADLINE: reads 0 and ignores writes outside TSC-deadline mode;
+  // 0 disarms. The deadline is met when either the TSC or the time reaches it.
+  uint64_t tsc_deadline() const;
   void set_tsc_deadline(uint64_t deadline_tsc, uint64_t now_ns, uint64_t now_tsc);
 
-  // True when the timer expired at or before now (once per expiry; periods
-  // missed while nobody looked collapse into one, as the IRR bit would).
-  bool expire(uint64_t now_ns);
-  std::optional<uint64_t> deadline_ns() const { return armed_ ? std::optional(deadline_ns_) : std::nullopt; }
+  // Moves to now; returns whether the timer expired since the last call
+  // (several missed periods count as one, like one IRR bit).
+  bool advance(uint64_t now_ns, uint64_t now_tsc);
+  std::optional<uint64_t> next_deadline_ns() const;
 
   void reset();
 
  private:
   uint64_t ticks_to_ns(uint64_t ticks) const;
-  uint64_t ns_to_ticks(uint64_t ns) const;
+  uint64_t ns_to_ticks(uint64_t ns) const;  // rounded up
+  uint64_t reload_ns() const;
 
   uint64_t timer_hz_;
   uint64_t tsc_hz_;
-  Mode mode_ = Mode::OneShot;
+  TimerMode mode_ = TimerMode::OneShot;
   uint32_t divide_config_ = 0;
-  uint32_t initial_ = 0;
-  uint64_t start_ns_ = 0;  // when the current count was last equal to initial_
-  bool counting_ = false;  // one-shot/periodic count in progress (current count > 0)
-  bool armed_ = false;     // an expiry is due at deadline_ns_
+  uint32_t initial_count_ = 0;
+  bool counting_ = false;     // one-shot/periodic armed
+  uint64_t next_expiry_ns_ = 0;
+  uint64_t deadline_tsc_ = 0;  // TSC-deadline armed when non-zero
   uint64_t deadline_ns_ = 0;
-  uint64_t tsc_deadline_ = 0;
 };
 
 }  // namespace amalgam::irq

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "irq/lapic.hpp"
-#include "irq/destinations.hpp"
+#include "irq/destination.hpp"
 #include "vcpu/vcpu_runner.hpp"
 
 namespace amalgam::machine {

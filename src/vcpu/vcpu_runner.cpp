@@ -323,9 +323,9 @@ void VcpuRunner::handle_msr(bool is_write) {
   run.msr.error = 0;
   switch (run.msr.index) {
     case kMsrApicBase:
-      if (is_write)
-        lapic_.set_apic_base_msr(run.msr.data);
-      else
+      if (is_write) {
+        if (!lapic_.set_apic_base_msr(run.msr.data)) run.msr.error = 1;  // #GP (x2APIC, reserved bits)
+      } else
         run.msr.data = lapic_.apic_base_msr();
       break;
     case kMsrTscDeadline:
