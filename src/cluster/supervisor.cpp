@@ -1,0 +1,156 @@
+#include "cluster/supervisor.hpp"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.hpp"
+
+namespace amalgam::cluster {
+
+namespace {
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+}  // namespace
+
+Supervisor::Supervisor(std::vector<std::vector<std::string>> node_commands, std::chrono::milliseconds grace)
+    : nodes_(node_commands.size()), grace_(grace) {
+  // Block the stop signals before any child exists: they are read from a
+  // signalfd in wait(), and children unblock them for themselves after fork.
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  for (size_t i = 0; i < node_commands.size(); ++i) spawn(i, node_commands[i]);
+}
+
+Supervisor::~Supervisor() {
+  // Never leave a node behind, whatever happened.
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i].pid > 0 && !nodes_[i].ended) {
+      ::kill(nodes_[i].pid, SIGKILL);
+      ::waitpid(nodes_[i].pid, nullptr, 0);
+    }
+}
+
+void Supervisor::spawn(size_t index, const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) throw SystemError("fork", errno);
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the launcher died before prctl
+    sigset_t set = stop_signals();
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    ::execv(args[0], args.data());
+    ::dprintf(STDERR_FILENO, "amalgam: node %zu: exec %s: %s\n", index, args[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  nodes_[index].pid = pid;
+  int fd = pidfd_open(pid);
+  if (fd < 0) throw SystemError("pidfd_open", errno);
+  nodes_[index].pidfd.reset(fd);
+}
+
+void Supervisor::signal_all(int sig) {
+  for (auto& n : nodes_)
+    if (!n.ended) ::kill(n.pid, sig);
+}
+
+bool Supervisor::reap(size_t index) {
+  Node& n = nodes_[index];
+  if (n.ended) return true;
+  int status = 0;
+  pid_t r = ::waitpid(n.pid, &status, WNOHANG);
+  if (r == n.pid) {
+    n.ended = true;
+    n.wait_status = status;
+  }
+  return n.ended;
+}
+
+std::string Supervisor::describe(int wait_status) {
+  if (WIFSIGNALED(wait_status)) {
+    const char* name = sigabbrev_np(WTERMSIG(wait_status));
+    return fmt::format("was killed by SIG{}", name ? name : std::to_string(WTERMSIG(wait_status)));
+  }
+  return fmt::format("exited with status {}", WEXITSTATUS(wait_status));
+}
+
+SupervisorResult Supervisor::wait() {
+  sigset_t set = stop_signals();
+  UniqueFd signals(static_cast<int>(check_syscall(::signalfd(-1, &set, SFD_CLOEXEC), "signalfd")));
+  SupervisorResult result;
+  bool decided = false;  // result fixed; now only waiting for the rest to end
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  auto decide = [&](int status, std::string failure) {
+    if (decided) return;
+    decided = true;
+    result.status = status;
+    result.failure = std::move(failure);
+    signal_all(SIGTERM);
+    deadline = std::chrono::steady_clock::now() + grace_;
+  };
+
+  for (;;) {
+    bool all_ended = true;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      bool was_ended = nodes_[i].ended;
+      if (!reap(i)) {
+        all_ended = false;
+        continue;
+      }
+      if (was_ended) continue;
+      int ws = nodes_[i].wait_status;
+      bool clean = WIFEXITED(ws);
+      if (i == 0 && clean) {
+        decide(WEXITSTATUS(ws), "");  // node 0 holds the guest's status
+      } else if (!clean || (WEXITSTATUS(ws) != 0 && !decided)) {
+        decide(1, fmt::format("node {} (pid {}) {}", i, nodes_[i].pid, describe(ws)));
+      }
+    }
+    if (all_ended) return result;
+
+    auto now = std::chrono::steady_clock::now();
+    if (decided && now >= deadline) {
+      signal_all(SIGKILL);
+      deadline = std::chrono::steady_clock::time_point::max();
+    }
+    std::vector<pollfd> fds;
+    fds.push_back({signals.get(), POLLIN, 0});
+    for (auto& n : nodes_)
+      if (!n.ended) fds.push_back({n.pidfd.get(), POLLIN, 0});
+    int timeout_ms = -1;
+    if (deadline != std::chrono::steady_clock::time_point::max())
+      timeout_ms = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1);
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) throw SystemError("poll", errno);
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (::read(signals.get(), &info, sizeof info) == sizeof info) {
+        int sig = static_cast<int>(info.ssi_signo);
+        const char* name = sigabbrev_np(sig);
+        decide(128 + sig, fmt::format("stopped by {}", name ? name : "signal"));
+      }
+    }
+  }
+}
+
+}  // namespace amalgam::cluster
