@@ -18,6 +18,7 @@
 #include "common/error.hpp"
 #include "devices/acpi_power.hpp"
 #include "devices/debug_exit.hpp"
+#include "irq/ioapic.hpp"
 #include "memory/e820.hpp"
 #include "vcpu/clock.hpp"
 #include "vcpu/cpuid_profile.hpp"
@@ -44,12 +45,25 @@ MachineConfig validated(MachineConfig config) {
   validate(config);
   return config;
 }
+
+std::vector<uint32_t> placement_by_apic(const MachineConfig& config) {
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < config.vcpus; ++i) out.push_back(config.node_of_vcpu(i));
+  return out;
+}
 }  // namespace
 
-Machine::Machine(MachineConfig config)
+Machine::Machine(MachineConfig config, NodeServices* services)
     : config_(validated(std::move(config))),
+      services_(services),
       vm_(system_.create_vm()),
-      memory_(memory::Layout(config_.memory_bytes)) {
+      memory_(memory::Layout(config_.memory_bytes)),
+      router_(vcpus_, config_.node_id, placement_by_apic(config_),
+              [this](uint32_t node, const irq::InterruptMessage& m) {
+                if (services_) services_->send_interrupt(node, m);
+              }) {
+  // The DSM owns guest memory before anything (the loader included) touches it.
+  if (services_) services_->attach_memory(memory_);
   stop_event_.reset(static_cast<int>(check_syscall(::eventfd(0, EFD_CLOEXEC), "eventfd")));
   uint32_t slot = 0;
   for (const auto& s : memory_.slots()) vm_.set_memory_region(slot++, s.gpa, s.size, s.host);
@@ -58,8 +72,10 @@ Machine::Machine(MachineConfig config)
   // IA32_APIC_BASE and IA32_TSC_DEADLINE belong to our LAPIC, not KVM's.
   const uint32_t trapped[] = {0x1B, 0x6E0};
   vm_.trap_msrs(trapped);
-  load_guest();
-  create_devices();
+  if (is_device_node()) {
+    load_guest();
+    create_devices();
+  }
   create_vcpus();
 }
 
@@ -116,13 +132,16 @@ void Machine::create_devices() {
 void Machine::create_vcpus() {
   auto supported = system_.supported_cpuid();
   for (uint32_t i = 0; i < config_.vcpus; ++i) {
+    if (config_.node_of_vcpu(i) != config_.node_id) continue;
     auto kvm_vcpu = vm_.create_vcpu(i);
     vcpu::CpuidParams params{i, config_.vcpus, kvm_vcpu.tsc_khz(), static_cast<uint32_t>(kLapicTimerHz / 1000),
                              config_.baseline_cpu};
     kvm_vcpu.set_cpuid(vcpu::make_cpuid(supported, params));
     vcpus_.push_back(std::make_unique<vcpu::VcpuRunner>(i, std::move(kvm_vcpu), i, i == 0, kLapicTimerHz, *this));
   }
-  vcpus_[0]->start_at_pvh_entry(entry_, start_info_);
+  // vCPU 0, the BSP, starts at the PVH entry; the others wait for SIPI.
+  if (is_device_node() && !vcpus_.empty() && vcpus_[0]->index() == 0)
+    vcpus_[0]->start_at_pvh_entry(entry_, start_info_);
 }
 
 MachineResult Machine::run() {
@@ -144,7 +163,7 @@ MachineResult Machine::run() {
   std::vector<std::thread> threads;
   for (auto& v : vcpus_) threads.emplace_back([&v] { v->run(); });
   std::thread input;
-  if (config_.forward_stdin) input = std::thread([this] { stdin_loop(); });
+  if (config_.forward_stdin && is_device_node()) input = std::thread([this] { stdin_loop(); });
 
   uint64_t start = vcpu::monotonic_ns();
   bool timed_out = false;
@@ -173,6 +192,7 @@ MachineResult Machine::run() {
         if (!stopping()) {
           result_.failure = fmt::format("stopped by {}", sigabbrev_np(sig) ? sigabbrev_np(sig) : "signal");
           result_.status = 128 + sig;
+          result_.by_signal = true;
         }
       }
       stop(128 + static_cast<int>(info.ssi_signo), "");
@@ -198,7 +218,7 @@ MachineResult Machine::run() {
   return result_;
 }
 
-void Machine::stop(int status, const std::string& failure) {
+void Machine::stop(int status, const std::string& failure, bool announce) {
   {
     std::lock_guard lock(result_mu_);
     if (stopping()) return;
@@ -207,6 +227,13 @@ void Machine::stop(int status, const std::string& failure) {
       result_.failure = failure;
     }
     stopping_.store(true, std::memory_order_release);
+  }
+  if (services_ && announce) {
+    try {
+      services_->announce_stop(result_.status, result_.failure);
+    } catch (const std::exception&) {
+      // The others learn it from the launcher when this node exits.
+    }
   }
   for (auto& v : vcpus_) v->kick();
   uint64_t one = 1;
@@ -233,25 +260,98 @@ void Machine::stdin_loop() {
   }
 }
 
-void Machine::port_read(uint16_t port, std::span<uint8_t> data) { ports_.read(port, data); }
-void Machine::port_write(uint16_t port, std::span<const uint8_t> data) { ports_.write(port, data); }
-void Machine::mmio_read(uint64_t gpa, std::span<uint8_t> data) { mmio_.read(gpa, data); }
-void Machine::mmio_write(uint64_t gpa, std::span<const uint8_t> data) { mmio_.write(gpa, data); }
-
-void Machine::send_interrupt(const irq::InterruptMessage& message, uint32_t source_vcpu) {
-  router_.route(message, source_vcpu);
+uint64_t Machine::forward(const IoAccess& access) {
+  try {
+    return services_->forward_io(access);
+  } catch (const std::exception& e) {
+    fail(fmt::format("vCPU {}: {} access at {:#x} not answered by node 0: {}", access.vcpu,
+                     access.mmio ? "MMIO" : "port", access.address, e.what()));
+    return ~uint64_t{0};
+  }
 }
 
-void Machine::level_eoi(uint8_t vector) { ioapic_->eoi(vector); }
+// Node 0 serves accesses itself; other nodes forward them (DESIGN decision 4).
+void Machine::port_read(uint16_t port, std::span<uint8_t> data) {
+  if (is_device_node()) {
+    ports_.read(port, data);
+    return;
+  }
+  devices::store_le(data, forward({0, false, false, port, static_cast<uint8_t>(data.size()), 0}));
+}
+
+void Machine::port_write(uint16_t port, std::span<const uint8_t> data) {
+  if (is_device_node()) {
+    ports_.write(port, data);
+    return;
+  }
+  forward({0, false, true, port, static_cast<uint8_t>(data.size()), devices::load_le(data)});
+}
+
+void Machine::mmio_read(uint64_t gpa, std::span<uint8_t> data) {
+  if (is_device_node()) {
+    mmio_.read(gpa, data);
+    return;
+  }
+  devices::store_le(data, forward({0, true, false, gpa, static_cast<uint8_t>(data.size()), 0}));
+}
+
+void Machine::mmio_write(uint64_t gpa, std::span<const uint8_t> data) {
+  if (is_device_node()) {
+    mmio_.write(gpa, data);
+    return;
+  }
+  forward({0, true, true, gpa, static_cast<uint8_t>(data.size()), devices::load_le(data)});
+}
+
+uint64_t Machine::serve_io(const IoAccess& access) {
+  uint8_t bytes[8] = {};
+  std::span<uint8_t> data(bytes, std::min<size_t>(access.size, 8));
+  if (access.is_write) {
+    devices::store_le(data, access.data);
+    if (access.mmio)
+      mmio_.write(access.address, data);
+    else
+      ports_.write(static_cast<uint16_t>(access.address), data);
+    return 0;
+  }
+  if (access.mmio)
+    mmio_.read(access.address, data);
+  else
+    ports_.read(static_cast<uint16_t>(access.address), data);
+  return devices::load_le(data);
+}
+
+void Machine::send_interrupt(const irq::InterruptMessage& message, uint32_t source_vcpu) {
+  // source_vcpu is a global vCPU index; the router wants the local runner.
+  std::optional<size_t> local;
+  for (size_t i = 0; i < vcpus_.size(); ++i)
+    if (vcpus_[i]->index() == source_vcpu) local = i;
+  router_.route(message, local);
+}
+
+void Machine::deliver_remote_interrupt(const irq::InterruptMessage& message) { router_.route_from_remote(message); }
+
+void Machine::stop_from_remote(int status, const std::string& reason) { stop(status, reason, false); }
+
+void Machine::level_eoi(uint8_t vector) {
+  if (is_device_node()) {
+    ioapic_->eoi(vector);
+    return;
+  }
+  // The IOAPIC's EOI register (version 0x20) does the same from afar.
+  forward({0, true, true, memory::kIoapicBase + irq::Ioapic::kEoi, 4, vector});
+}
 
 std::string Machine::stats_report() const {
   std::string out;
   for (const auto& v : vcpus_) {
     const auto& s = v->stats();
-    out += fmt::format("vcpu {}: exits={} io={} mmio={} lapic={} hlt={} injected={} ipis_sent={}\n", v->index(),
+    out += fmt::format("node {} vcpu {}: exits={} io={} mmio={} lapic={} hlt={} injected={} ipis_sent={}\n", config_.node_id,
+                       v->index(),
                        s.exits.load(), s.io_exits.load(), s.mmio_exits.load(), s.lapic_accesses.load(),
                        s.halts.load(), s.interrupts_injected.load(), s.ipis_sent.load());
   }
+  if (services_) out += fmt::format("node {}: {}\n", config_.node_id, services_->stats_line());
   return out;
 }
 

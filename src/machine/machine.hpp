@@ -17,6 +17,7 @@
 #include "machine/interrupt_router.hpp"
 #include "machine/ioapic_device.hpp"
 #include "machine/machine_config.hpp"
+#include "machine/node_services.hpp"
 #include "memory/guest_memory.hpp"
 #include "vcpu/vcpu_host.hpp"
 #include "vcpu/vcpu_runner.hpp"
@@ -26,13 +27,18 @@ namespace amalgam::machine {
 class Machine : public vcpu::VcpuHost {
  public:
   // Builds everything; throws UsageError for bad input (kernel, sizes) and
-  // SystemError for a failing call.
-  explicit Machine(MachineConfig config);
+  // SystemError for a failing call. services: null on a single node.
+  explicit Machine(MachineConfig config, NodeServices* services = nullptr);
   ~Machine() override;
 
   MachineResult run();
   // Per-vCPU counters, one line each, for --stats.
   std::string stats_report() const;
+
+  // From other nodes (the cluster layer calls these from its receive thread).
+  void deliver_remote_interrupt(const irq::InterruptMessage& message);
+  uint64_t serve_io(const IoAccess& access);  // node 0 only
+  void stop_from_remote(int status, const std::string& reason);
 
   // VcpuHost
   void port_read(uint16_t port, std::span<uint8_t> data) override;
@@ -48,10 +54,13 @@ class Machine : public vcpu::VcpuHost {
   void load_guest();
   void create_devices();
   void create_vcpus();
-  void stop(int status, const std::string& failure);
+  void stop(int status, const std::string& failure, bool announce = true);
+  bool is_device_node() const { return config_.node_id == 0; }
+  uint64_t forward(const IoAccess& access);
   void stdin_loop();
 
   MachineConfig config_;
+  NodeServices* services_;
   kvm::System system_;
   kvm::Vm vm_;
   memory::GuestMemory memory_;
@@ -63,7 +72,7 @@ class Machine : public vcpu::VcpuHost {
   std::shared_ptr<devices::Uart16550> uart_;
   std::shared_ptr<IoapicDevice> ioapic_;
   std::vector<std::unique_ptr<vcpu::VcpuRunner>> vcpus_;
-  InterruptRouter router_{vcpus_};
+  InterruptRouter router_;
 
   std::atomic<bool> stopping_{false};
   std::mutex result_mu_;

@@ -22,6 +22,13 @@ struct MachineConfig {
   double timeout_seconds = 0;  // 0: no limit
   bool baseline_cpu = false;
   bool forward_stdin = true;
+
+  // One node of several: this process runs the vCPUs whose entry in
+  // placement is node_id; node 0 also loads the guest and hosts the devices.
+  uint32_t node_id = 0;
+  uint32_t node_count = 1;
+  std::vector<uint32_t> placement;  // node of each vCPU; empty: all on node 0
+  uint32_t node_of_vcpu(uint32_t vcpu) const { return placement.empty() ? 0 : placement[vcpu]; }
 };
 
 // Throws UsageError naming the flag when a value is out of range.
@@ -31,7 +38,13 @@ void validate(const MachineConfig& config);
 struct MachineResult {
   int status = 0;
   std::string failure;  // one line, empty when the guest ended the run itself
+  bool by_signal = false;
 };
+
+// Round-robin: vCPU i on node i % nodes.
+std::vector<uint32_t> round_robin_placement(uint32_t vcpus, uint32_t nodes);
+// "0,1,1,0": one node per vCPU; throws UsageError naming --placement.
+std::vector<uint32_t> parse_placement(const std::string& text, uint32_t vcpus, uint32_t nodes);
 
 // Exit statuses amalgam itself chooses (the guest's own come from the
 // debug-exit port): see README "Exit status".
