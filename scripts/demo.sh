@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Builds amalgam and runs the demo: the embedded default guest.
+# Builds amalgam and runs the demo: the embedded default guest (counter) on
+# 4 vCPUs spread over 2 node processes, with per-node statistics. Any
+# arguments replace the demo's own (they go to `amalgam run`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)"
+if (($# == 0)); then
+  set -- --nodes 2 --vcpus 4 --stats --timeout 120
+fi
 exec build/amalgam run "$@"

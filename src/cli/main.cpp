@@ -10,12 +10,15 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 
 #include "cli/embedded_guests.hpp"
+#include "cli/node_commands.hpp"
 #include "cli/size_parse.hpp"
 #include "common/error.hpp"
 #include "machine/machine.hpp"
@@ -44,7 +47,7 @@ std::span<const uint8_t> find_guest(const std::string& name) {
 struct RunOptions {
   uint32_t vcpus = 1;
   std::string memory = "256M";
-  uint32_t numa = 1;
+  uint32_t numa = 0;  // 0: one NUMA node per node process
   std::string guest;
   std::string kernel;
   std::string initrd;
@@ -52,16 +55,33 @@ struct RunOptions {
   double timeout = 0;
   std::string cpu = "host";
   bool stats = false;
+  uint32_t nodes = 1;
+  std::string placement;
+  std::string transport = "shm";
+  // `amalgam node` only: which node this process is, and every node's address.
+  uint32_t node_id = 0;
+  std::string addresses;
+  int report_fd = -1;
 };
 
-int run_machine(const RunOptions& o) {
+amalgam::machine::MachineConfig build_config(const RunOptions& o) {
   amalgam::machine::MachineConfig config;
   config.vcpus = o.vcpus;
   config.memory_bytes = amalgam::cli::parse_size(o.memory, "--memory");
-  config.numa_nodes = o.numa;
+  config.numa_nodes = o.numa ? o.numa : o.nodes;
   config.cmdline = o.cmdline;
   config.timeout_seconds = o.timeout;
   config.baseline_cpu = o.cpu == "baseline";
+  config.node_count = o.nodes;
+  config.node_id = o.node_id;
+  if (o.nodes > 1) {
+    if (o.vcpus < o.nodes)
+      throw UsageError(fmt::format("--nodes {}: more nodes than vCPUs ({})", o.nodes, o.vcpus));
+    config.placement = o.placement.empty() ? amalgam::machine::round_robin_placement(o.vcpus, o.nodes)
+                                           : amalgam::machine::parse_placement(o.placement, o.vcpus, o.nodes);
+  } else if (!o.placement.empty()) {
+    throw UsageError("--placement: needs --nodes 2 or more");
+  }
   if (!o.kernel.empty()) {
     config.kernel = read_file(o.kernel, "--kernel");
     config.kernel_name = o.kernel;
@@ -76,12 +96,41 @@ int run_machine(const RunOptions& o) {
     config.initrd_name = o.initrd;
   }
   amalgam::machine::validate(config);
+  return config;
+}
 
-  amalgam::machine::Machine machine(std::move(config));
+int run_machine(const RunOptions& o) {
+  amalgam::machine::Machine machine(build_config(o));
   auto result = machine.run();
   if (o.stats) fmt::print(stderr, "{}", machine.stats_report());
   if (!result.failure.empty()) fmt::print(stderr, "amalgam: {}\n", result.failure);
   return result.status;
+}
+
+// One line, to the launcher's report pipe when there is one, else stderr.
+void report_error(int report_fd, const std::string& what) {
+  std::string line = what + "\n";
+  if (report_fd >= 0 && ::write(report_fd, line.data(), line.size()) >= 0) return;
+  fmt::print(stderr, "amalgam: {}", line);
+}
+
+void add_machine_options(CLI::App* cmd, RunOptions& o) {
+  cmd->add_option("--vcpus", o.vcpus, "number of vCPUs");
+  cmd->add_option("--memory", o.memory, "guest RAM, e.g. 512M, 4G");
+  cmd->add_option("--numa", o.numa, "NUMA nodes the vCPUs and RAM are split into (default: one per node)");
+  auto* guest = cmd->add_option("--guest", o.guest, "a built-in test guest (see `amalgam guests`)");
+  auto* kernel = cmd->add_option("--kernel", o.kernel, "an ELF kernel with a PVH entry note");
+  guest->excludes(kernel);
+  cmd->add_option("--initrd", o.initrd, "initial ramdisk for --kernel")->needs(kernel);
+  cmd->add_option("--cmdline", o.cmdline, "kernel command line");
+  cmd->add_option("--timeout", o.timeout, "stop with a failure after this many seconds (0: never)");
+  cmd->add_option("--cpu", o.cpu, "CPU model: host (all KVM offers) or baseline")
+      ->check(CLI::IsMember({"host", "baseline"}));
+  cmd->add_flag("--stats", o.stats, "print per-vCPU and per-node counters at the end");
+  cmd->add_option("--nodes", o.nodes, "node processes the machine is spread over");
+  cmd->add_option("--placement", o.placement, "node of each vCPU, e.g. 0,1,1,0 (default: round-robin)");
+  cmd->add_option("--transport", o.transport, "between nodes: shm (shared memory) or tcp")
+      ->check(CLI::IsMember({"shm", "tcp"}));
 }
 
 }  // namespace
@@ -91,18 +140,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   RunOptions o;
   auto* run = app.add_subcommand("run", "run a guest (the demo guest when neither --guest nor --kernel is given)");
-  run->add_option("--vcpus", o.vcpus, "number of vCPUs");
-  run->add_option("--memory", o.memory, "guest RAM, e.g. 512M, 4G");
-  run->add_option("--numa", o.numa, "NUMA nodes the vCPUs and RAM are split into");
-  auto* guest = run->add_option("--guest", o.guest, "a built-in test guest (see `amalgam guests`)");
-  auto* kernel = run->add_option("--kernel", o.kernel, "an ELF kernel with a PVH entry note");
-  guest->excludes(kernel);
-  run->add_option("--initrd", o.initrd, "initial ramdisk for --kernel")->needs(kernel);
-  run->add_option("--cmdline", o.cmdline, "kernel command line");
-  run->add_option("--timeout", o.timeout, "stop with a failure after this many seconds (0: never)");
-  run->add_option("--cpu", o.cpu, "CPU model: host (all KVM offers) or baseline")
-      ->check(CLI::IsMember({"host", "baseline"}));
-  run->add_flag("--stats", o.stats, "print per-vCPU counters at the end");
+  add_machine_options(run, o);
+  auto* node = app.add_subcommand("node", "run one node of a multi-node machine (started by `amalgam run --nodes N`, "
+                                          "or by hand on each host)");
+  add_machine_options(node, o);
+  node->add_option("--node-id", o.node_id, "this node's number")->required();
+  node->add_option("--addresses", o.addresses, "every node's host:port, comma-separated, in node order")->required();
+  node->add_option("--report-fd", o.report_fd, "write the failure line here instead of stderr (the launcher's pipe)");
   auto* guests = app.add_subcommand("guests", "list the built-in test guests");
 
   try {
@@ -121,12 +165,18 @@ int main(int argc, char** argv) {
       for (const auto& g : amalgam::cli::embedded_guests()) fmt::print("{}\n", g.name);
       return 0;
     }
+    if (node->parsed()) return amalgam::cli::run_node(build_config(o), o.addresses, o.transport, o.stats,
+                                                          o.report_fd);
+    if (o.nodes > 1) {
+      build_config(o);  // bad input is reported once, here, not by every node
+      return amalgam::cli::launch_nodes(argc, argv, o.nodes, o.transport);
+    }
     return run_machine(o);
   } catch (const UsageError& e) {
-    fmt::print(stderr, "amalgam: {}\n", e.what());
+    report_error(node->parsed() ? o.report_fd : -1, e.what());
     return amalgam::machine::kStatusUsage;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "amalgam: {}\n", e.what());
+    report_error(node->parsed() ? o.report_fd : -1, e.what());
     return amalgam::machine::kStatusMachineFailure;
   }
 }

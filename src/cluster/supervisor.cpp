@@ -7,6 +7,7 @@
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,6 +52,9 @@ void Supervisor::spawn(size_t index, const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  int pipe_fds[2];
+  check_syscall(::pipe2(pipe_fds, O_CLOEXEC), "pipe2");
+  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw SystemError("fork", errno);
@@ -59,11 +63,13 @@ void Supervisor::spawn(size_t index, const std::vector<std::string>& argv) {
     if (::getppid() != parent) ::_exit(127);  // the launcher died before prctl
     sigset_t set = stop_signals();
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    ::dup2(write_end.get(), kReportFd);  // dup2 clears close-on-exec on the copy
     ::execv(args[0], args.data());
     ::dprintf(STDERR_FILENO, "amalgam: node %zu: exec %s: %s\n", index, args[0], std::strerror(errno));
     ::_exit(127);
   }
   nodes_[index].pid = pid;
+  nodes_[index].report = std::move(read_end);
   int fd = pidfd_open(pid);
   if (fd < 0) throw SystemError("pidfd_open", errno);
   nodes_[index].pidfd.reset(fd);
@@ -71,7 +77,10 @@ void Supervisor::spawn(size_t index, const std::vector<std::string>& argv) {
 
 void Supervisor::signal_all(int sig) {
   for (auto& n : nodes_)
-    if (!n.ended) ::kill(n.pid, sig);
+    if (!n.ended) {
+      ::kill(n.pid, sig);
+      ::kill(n.pid, SIGCONT);  // a stopped node must run to see it
+    }
 }
 
 bool Supervisor::reap(size_t index) {
@@ -82,6 +91,14 @@ bool Supervisor::reap(size_t index) {
   if (r == n.pid) {
     n.ended = true;
     n.wait_status = status;
+    // The node has exited: its report, if any, is all in the pipe.
+    char buf[1024];
+    ssize_t len = ::read(n.report.get(), buf, sizeof buf);
+    if (len > 0) {
+      n.report_line.assign(buf, static_cast<size_t>(len));
+      auto newline = n.report_line.find('\n');
+      if (newline != std::string::npos) n.report_line.resize(newline);
+    }
   }
   return n.ended;
 }
@@ -120,10 +137,14 @@ SupervisorResult Supervisor::wait() {
       if (was_ended) continue;
       int ws = nodes_[i].wait_status;
       bool clean = WIFEXITED(ws);
+      const std::string& report = nodes_[i].report_line;
       if (i == 0 && clean) {
-        decide(WEXITSTATUS(ws), "");  // node 0 holds the guest's status
-      } else if (!clean || (WEXITSTATUS(ws) != 0 && !decided)) {
+        decide(WEXITSTATUS(ws), report);  // node 0 holds the guest's status
+      } else if (!clean) {
         decide(1, fmt::format("node {} (pid {}) {}", i, nodes_[i].pid, describe(ws)));
+      } else if (WEXITSTATUS(ws) != 0) {
+        decide(WEXITSTATUS(ws),
+               report.empty() ? fmt::format("node {} (pid {}) {}", i, nodes_[i].pid, describe(ws)) : report);
       }
     }
     if (all_ended) return result;

@@ -1,5 +1,7 @@
 // The launcher's side of a multi-node run on one machine: starts one node
 // process per node, watches them, and turns their endings into one result.
+// Each node writes its one-line failure (if any) to a report pipe on fd 3
+// instead of stderr, so that the launcher alone speaks for the machine.
 //
 // Every node gets PR_SET_PDEATHSIG(SIGKILL), so no node outlives the
 // launcher. When node 0 ends, its status is the machine's; when any node dies
@@ -25,6 +27,7 @@ struct SupervisorResult {
 
 class Supervisor {
  public:
+  static constexpr int kReportFd = 3;
   // Each command is argv for one node (argv[0] is the program to exec).
   explicit Supervisor(std::vector<std::vector<std::string>> node_commands,
                       std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
@@ -42,6 +45,8 @@ class Supervisor {
     UniqueFd pidfd;
     bool ended = false;
     int wait_status = 0;
+    UniqueFd report;  // read end of the node's report pipe
+    std::string report_line;
   };
   void spawn(size_t index, const std::vector<std::string>& argv);
   void signal_all(int sig);

@@ -1,4 +1,5 @@
 #include "machine/machine.hpp"
+#include "machine/numa_placement.hpp"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -100,7 +101,7 @@ void Machine::load_guest() {
 
   boot::AcpiConfig acpi;
   for (uint32_t i = 0; i < config_.vcpus; ++i) acpi.apic_ids.push_back(i);
-  acpi.numa = boot::make_numa_plan(memory_.layout(), config_.vcpus, config_.numa_nodes);
+  acpi.numa = numa_plan(config_, memory_.layout());
   acpi.ioapic_id = static_cast<uint8_t>(config_.vcpus);
   uint64_t rsdp = boot::write_acpi_tables(memory_, acpi);
 
@@ -161,7 +162,8 @@ MachineResult Machine::run() {
   UniqueFd signals(static_cast<int>(check_syscall(::signalfd(-1, &stop_signals, SFD_CLOEXEC), "signalfd")));
 
   std::vector<std::thread> threads;
-  for (auto& v : vcpus_) threads.emplace_back([&v] { v->run(); });
+  if (!services_ || services_->wait_for_start())
+    for (auto& v : vcpus_) threads.emplace_back([&v] { v->run(); });
   std::thread input;
   if (config_.forward_stdin && is_device_node()) input = std::thread([this] { stdin_loop(); });
 
@@ -228,12 +230,15 @@ void Machine::stop(int status, const std::string& failure, bool announce) {
     }
     stopping_.store(true, std::memory_order_release);
   }
-  if (services_ && announce) {
-    try {
-      services_->announce_stop(result_.status, result_.failure);
-    } catch (const std::exception&) {
-      // The others learn it from the launcher when this node exits.
+  if (services_) {
+    if (announce) {
+      try {
+        services_->announce_stop(result_.status, result_.failure);
+      } catch (const std::exception&) {
+        // The others learn it from the launcher when this node exits.
+      }
     }
+    services_->machine_stopping();
   }
   for (auto& v : vcpus_) v->kick();
   uint64_t one = 1;

@@ -34,6 +34,13 @@ class NodeServices {
   // Tells every other node that the machine stops (node 0: with the
   // machine's status; others: with their failure for node 0 to report).
   virtual void announce_stop(int status, const std::string& reason) = 0;
+  // The machine is stopping (for whatever reason): memory may stop being
+  // coherent now, so that no vCPU waits forever on a page of a node that is
+  // gone. Called once, from whichever thread stops the machine.
+  virtual void machine_stopping() = 0;
+  // Before the vCPUs start: every node has its part of the machine ready.
+  // Returns false when the machine stopped while waiting.
+  virtual bool wait_for_start() = 0;
   // One line of this node's counters (DSM, forwarding), for --stats.
   virtual std::string stats_line() const = 0;
 };

@@ -1,0 +1,80 @@
+#include "cli/node_commands.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+#include <vector>
+
+#include "cluster/node.hpp"
+#include "cluster/supervisor.hpp"
+#include "common/error.hpp"
+#include "common/unique_fd.hpp"
+
+namespace amalgam::cli {
+
+namespace {
+
+std::string self_executable() {
+  char path[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n < 0) throw SystemError("readlink(/proc/self/exe)", errno);
+  return std::string(path, static_cast<size_t>(n));
+}
+
+// A loopback port nobody listens on right now (the kernel picks it).
+uint16_t free_loopback_port() {
+  UniqueFd s(static_cast<int>(check_syscall(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket")));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  check_syscall(::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind(127.0.0.1:0)");
+  socklen_t len = sizeof addr;
+  check_syscall(::getsockname(s.get(), reinterpret_cast<sockaddr*>(&addr), &len), "getsockname");
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+int launch_nodes(int argc, char** argv, uint32_t nodes, const std::string& /*transport*/) {
+  std::string exe = self_executable();
+  std::string addresses;
+  for (uint32_t i = 0; i < nodes; ++i)
+    addresses += fmt::format("{}127.0.0.1:{}", i ? "," : "", free_loopback_port());
+
+  // Every node gets the launcher's own machine flags (those after "run").
+  int first = 1;
+  while (first < argc && std::strcmp(argv[first], "run") != 0) ++first;
+  std::vector<std::vector<std::string>> commands;
+  for (uint32_t i = 0; i < nodes; ++i) {
+    std::vector<std::string> cmd{exe, "node", "--node-id", std::to_string(i), "--addresses", addresses,
+                                 "--report-fd", std::to_string(cluster::Supervisor::kReportFd)};
+    for (int a = first + 1; a < argc; ++a) cmd.emplace_back(argv[a]);
+    commands.push_back(std::move(cmd));
+  }
+  cluster::Supervisor supervisor(std::move(commands));
+  auto result = supervisor.wait();
+  if (!result.failure.empty()) fmt::print(stderr, "amalgam: {}\n", result.failure);
+  return result.status;
+}
+
+int run_node(amalgam::machine::MachineConfig config, const std::string& addresses, const std::string& transport,
+             bool stats, int report_fd) {
+  cluster::NodeOptions options;
+  options.addresses = cluster::parse_addresses(addresses, config.node_count);
+  options.transport = transport;
+  auto result = cluster::run_node(std::move(config), options, stats);
+  if (!result.failure.empty()) {
+    // Under the launcher the report goes to it; by hand, to the user.
+    std::string line = result.failure + "\n";
+    if (report_fd < 0 || ::write(report_fd, line.data(), line.size()) < 0)
+      fmt::print(stderr, "amalgam: {}", line);
+  }
+  return result.status;
+}
+
+}  // namespace amalgam::cli
