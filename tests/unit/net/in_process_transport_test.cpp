@@ -6,6 +6,7 @@
 
 #include "net/in_process_transport.hpp"
 #include "net/messages.hpp"
+#include "transport_checks.hpp"
 
 using namespace amalgam::net;
 using namespace std::chrono_literals;
@@ -54,29 +55,10 @@ TEST(NetInProcess, BadDestinationsAndOversizedFrames) {
 
 TEST(NetInProcess, PollTimesOutWakesUpAndStopsAfterClose) {
   auto nodes = InProcessTransport::create(2);
-  int calls = 0;
-  auto count = [&](NodeId, std::span<const uint8_t>) { ++calls; };
   auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(nodes[0]->poll(20ms, count));
+  EXPECT_TRUE(nodes[0]->poll(20ms, [](NodeId, std::span<const uint8_t>) { ADD_FAILURE(); }));
   EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
-
-  std::thread waker([&] {
-    std::this_thread::sleep_for(20ms);
-    nodes[0]->wakeup();
-  });
-  start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(nodes[0]->poll(10s, count));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-  waker.join();
-
-  std::thread closer([&] {
-    std::this_thread::sleep_for(20ms);
-    nodes[0]->close();
-  });
-  EXPECT_FALSE(nodes[0]->poll(10s, count));
-  closer.join();
-  EXPECT_EQ(calls, 0);
-  EXPECT_THROW(nodes[0]->send(1, encode(Ready{}, 0)), TransportError);
+  test::expect_wakeup_then_close_end_poll(*nodes[0]);
   try {
     nodes[1]->send(0, encode(Ready{}, 1));
     ADD_FAILURE() << "sent to a closed node";
