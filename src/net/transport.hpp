@@ -1,0 +1,60 @@
+// Moves whole frames (frame.hpp) between the nodes of one machine.
+//
+// Delivery is reliable between live nodes; frames from one peer arrive whole
+// but not necessarily in the order they were sent (the DSM protocol does not
+// depend on it, and the in-process transport can shuffle them on purpose).
+// Frames are opaque here: the receiver decodes them with the sender the
+// transport reports, which is the authenticated end of the connection, not
+// what the frame claims.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "net/frame.hpp"
+
+namespace amalgam::net {
+
+// A transport failure (connection, time-out, peer gone); names the peer.
+class TransportError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+using FrameHandler = std::function<void(NodeId from, std::span<const uint8_t> frame)>;
+
+class Transport {
+ public:
+  virtual ~Transport();
+
+  virtual NodeId self() const = 0;
+  virtual uint32_t node_count() const = 0;
+
+  // Queues a copy of `frame` for node `to` (not self, below node_count()).
+  // Thread-safe, from any thread, including from inside a poll() handler.
+  // Throws TransportError if this transport is closed or the peer is known to
+  // be gone, std::invalid_argument for a bad `to` or a frame over kMaxFrame.
+  virtual void send(NodeId to, std::span<const uint8_t> frame) = 0;
+
+  // Waits up to `timeout` for incoming frames and calls on_frame for each that
+  // has arrived (the bytes are valid during the call only). Returns false once
+  // the transport is closed, true otherwise (also after a time-out or a
+  // wakeup() with nothing received). One thread polls at a time.
+  virtual bool poll(std::chrono::milliseconds timeout, const FrameHandler& on_frame) = 0;
+
+  // Makes a blocked poll() return soon. Thread-safe.
+  virtual void wakeup() = 0;
+
+  // Stops sending and receiving; a blocked poll() returns false. Idempotent.
+  virtual void close() = 0;
+
+ protected:
+  // Throws std::invalid_argument unless `to` is a peer and the frame fits.
+  void check_send(NodeId to, std::span<const uint8_t> frame) const;
+};
+
+}  // namespace amalgam::net

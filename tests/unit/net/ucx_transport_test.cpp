@@ -1,0 +1,201 @@
+// UCX transport between nodes in one process (one thread per node during
+// wire-up), over shared memory and over TCP on loopback.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <future>
+#include <thread>
+
+#include "net/messages.hpp"
+#include "net/round_trip.hpp"
+#include "net/ucx_transport.hpp"
+#include "sample_messages.hpp"
+#include "transport_checks.hpp"
+
+using namespace amalgam::net;
+using namespace std::chrono_literals;
+using Kind = UcxTransport::Kind;
+
+namespace {
+
+using Nodes = std::vector<std::unique_ptr<UcxTransport>>;
+
+UcxTransport::Options options(NodeId self, uint32_t nodes, Kind kind, const std::vector<std::string>& addresses) {
+  UcxTransport::Options o;
+  o.self = self;
+  o.nodes = nodes;
+  o.kind = kind;
+  o.addresses = addresses;
+  o.connect_timeout = 10s;
+  return o;
+}
+
+// Every node constructed at once, each in its own thread (the constructor
+// waits for the others).
+Nodes start(uint32_t count, Kind kind) {
+  auto addresses = pick_local_addresses(count);
+  std::vector<std::future<std::unique_ptr<UcxTransport>>> starting;
+  for (NodeId n = 0; n < count; ++n) {
+    starting.push_back(std::async(std::launch::async, [=] {
+      return std::make_unique<UcxTransport>(options(n, count, kind, addresses));
+    }));
+  }
+  Nodes nodes;
+  for (auto& f : starting) nodes.push_back(f.get());
+  return nodes;
+}
+
+// Polls `node` until `count` frames have come (or 5 s pass).
+std::vector<std::pair<NodeId, Message>> receive(Transport& node, size_t count) {
+  std::vector<std::pair<NodeId, Message>> got;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (got.size() < count && std::chrono::steady_clock::now() < deadline) {
+    node.poll(50ms, [&](NodeId from, std::span<const uint8_t> frame) { got.emplace_back(from, decode(frame, from)); });
+  }
+  return got;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+const char* name(Kind kind) { return kind == Kind::SharedMemory ? "shm" : "tcp"; }
+
+class NetUcx : public ::testing::TestWithParam<Kind> {};
+
+}  // namespace
+
+TEST_P(NetUcx, ThreeNodesExchangeEveryMessageTypeBothWays) {
+  Nodes nodes = start(3, GetParam());
+  EXPECT_EQ(nodes[1]->self(), 1u);
+  EXPECT_EQ(nodes[1]->node_count(), 3u);
+  EXPECT_EQ(nodes[0]->net_devices(), "lo");
+  size_t per_pair = test::sample_messages(0).size();
+  // Everyone sends everything to everyone, from a thread per node while the
+  // receivers poll.
+  std::vector<std::thread> senders;
+  for (auto& from : nodes) {
+    senders.emplace_back([&, n = from.get()] {
+      for (NodeId to = 0; to < 3; ++to) {
+        if (to == n->self()) continue;
+        for (const Message& m : test::sample_messages(n->self())) n->send(to, encode(m, n->self()));
+      }
+    });
+  }
+  std::vector<std::future<std::vector<std::pair<NodeId, Message>>>> receiving;
+  for (auto& node : nodes) {
+    receiving.push_back(std::async(std::launch::async, [&, n = node.get()] { return receive(*n, 2 * per_pair); }));
+  }
+  for (auto& t : senders) t.join();
+  for (NodeId n = 0; n < 3; ++n) {
+    auto got = receiving[n].get();
+    ASSERT_EQ(got.size(), 2 * per_pair) << "node " << n;
+    for (NodeId from = 0; from < 3; ++from) {
+      if (from == n) continue;
+      auto want = test::sample_messages(from);
+      size_t matched = 0;
+      for (const auto& [sender, m] : got) {
+        if (sender != from) continue;
+        EXPECT_NE(std::find(want.begin(), want.end(), m), want.end());
+        ++matched;
+      }
+      EXPECT_EQ(matched, per_pair) << "node " << n << " from node " << from;
+    }
+  }
+  // The data moves over what the kind says (UCX's own description of the lanes).
+  std::string lanes = nodes[0]->endpoint_info(1);
+  if (GetParam() == Kind::SharedMemory) {
+    EXPECT_TRUE(lanes.find("sysv/") != std::string::npos || lanes.find("posix/") != std::string::npos) << lanes;
+    EXPECT_EQ(lanes.find("tcp/"), std::string::npos) << lanes;
+  } else {
+    EXPECT_NE(lanes.find("tcp/lo"), std::string::npos) << lanes;
+  }
+}
+
+TEST_P(NetUcx, RoundTripOf8BytesAnd4KiB) {
+  // Both nodes sleep on the worker's event fd between frames (busy_poll 0):
+  // spinning threads on a machine with fewer free cores than threads only
+  // measure the scheduler.
+  Nodes nodes = start(2, GetParam());
+  for (size_t bytes : {size_t{8}, size_t{4096}}) {
+    constexpr size_t kIterations = 2000;
+    auto echo = std::async(std::launch::async, [&] { return echo_frames(*nodes[1], 0, kIterations + kWarmupRounds); });
+    RoundTripStats s = measure_round_trip(*nodes[0], 1, bytes, kIterations);
+    EXPECT_EQ(echo.get(), kIterations + kWarmupRounds);
+    EXPECT_EQ(s.iterations, kIterations);
+    EXPECT_GT(s.min_ns, 0u);
+    EXPECT_LE(s.min_ns, s.median_ns);
+    EXPECT_LE(s.median_ns, s.p99_ns);
+    EXPECT_LE(s.p99_ns, s.max_ns);
+    std::printf("[ ucx %s ] round trip %4zu B: median %6.1f us  p99 %6.1f us  (min %.1f, max %.1f, %zu pings)\n",
+                name(GetParam()), bytes, s.median_ns / 1e3, s.p99_ns / 1e3, s.min_ns / 1e3, s.max_ns / 1e3,
+                s.iterations);
+    RecordProperty(fmt::format("{}_{}B_median_ns", name(GetParam()), bytes), std::to_string(s.median_ns));
+  }
+}
+
+TEST_P(NetUcx, WakeupAndCloseEndAPoll) {
+  Nodes nodes = start(2, GetParam());
+  test::expect_wakeup_then_close_end_poll(*nodes[0]);
+  EXPECT_EQ(error_of([&] { nodes[0]->send(1, encode(Ready{}, 0)); }), "node 0: send to node 1 after close");
+  // Node 1 learns that node 0 is gone and says so when it sends.
+  std::string error;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (error.empty() && std::chrono::steady_clock::now() < deadline) {
+    nodes[1]->poll(10ms, [](NodeId, std::span<const uint8_t>) {});
+    try {
+      nodes[1]->send(0, encode(Ready{}, 1));
+    } catch (const TransportError& e) {
+      error = e.what();
+    }
+  }
+  EXPECT_NE(error.find("node 0 (127.0.0.1:"), std::string::npos) << error;
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, NetUcx, ::testing::Values(Kind::SharedMemory, Kind::Tcp),
+                         [](const auto& info) { return std::string(name(info.param)); });
+
+TEST(NetUcxWireUp, TimeOutsNameThePeer) {
+  auto addresses = pick_local_addresses(2);
+  auto o = options(1, 2, Kind::Tcp, addresses);
+  o.connect_timeout = 300ms;
+  EXPECT_EQ(error_of([&] { UcxTransport t(o); }).rfind("node 0 (" + addresses[0] + "): connect timed out after 0.3 s", 0),
+            0u)
+      << "node 0 never started";
+  o.self = 0;
+  EXPECT_EQ(error_of([&] { UcxTransport t(o); }),
+            "node 1 (" + addresses[1] + "): did not connect to node 0 within 0.3 s");
+}
+
+TEST(NetUcxWireUp, NodesThatDisagreeRefuseEachOther) {
+  auto addresses = pick_local_addresses(2);
+  auto first = std::async(std::launch::async, [&] {
+    auto o = options(0, 2, Kind::SharedMemory, addresses);
+    o.build_id = 1;
+    o.connect_timeout = 2s;
+    return error_of([&] { UcxTransport t(o); });
+  });
+  auto o = options(1, 2, Kind::SharedMemory, addresses);
+  o.build_id = 2;
+  o.connect_timeout = 2s;
+  std::string second = error_of([&] { UcxTransport t(o); });
+  EXPECT_EQ(second, "node 0 (" + addresses[0] + "): build 0x1, node 1 is build 0x2");
+  EXPECT_EQ(first.get(), "node 1 (" + addresses[1] + "): build 0x2, node 0 is build 0x1");
+}
+
+TEST(NetUcxWireUp, BadOptions) {
+  auto addresses = pick_local_addresses(2);
+  EXPECT_THROW(UcxTransport(options(2, 2, Kind::Tcp, addresses)), std::invalid_argument);
+  EXPECT_THROW(UcxTransport(options(0, 3, Kind::Tcp, addresses)), std::invalid_argument);
+  EXPECT_EQ(error_of([&] { UcxTransport(options(0, 2, Kind::Tcp, {"127.0.0.1", addresses[1]})); }),
+            "node 0 address \"127.0.0.1\": want host:port");
+  // A single node needs nobody.
+  UcxTransport alone(options(0, 1, Kind::SharedMemory, {"127.0.0.1:1"}));
+  EXPECT_TRUE(alone.poll(1ms, [](NodeId, std::span<const uint8_t>) {}));
+}
