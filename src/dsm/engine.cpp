@@ -1,0 +1,303 @@
+#include "dsm/engine.hpp"
+
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <stdexcept>
+#include <utility>
+
+#include "common/error.hpp"
+
+namespace amalgam::dsm {
+
+namespace {
+
+constexpr uint64_t kPageMask = kPageSize - 1;
+
+bool aligned(uint64_t v) { return (v & kPageMask) == 0; }
+
+// A bug in the engine or the protocol (not a peer's fault): stops the fault thread.
+struct EngineFault : std::logic_error {
+  using std::logic_error::logic_error;
+};
+
+const std::array<std::byte, kPageSize> kZeroPage{};
+
+}  // namespace
+
+DsmEngine::DsmEngine(std::vector<memory::HostSlot> ranges, NodeProtocol protocol, SendFunction send,
+                     ErrorFunction on_error)
+    : self_(protocol.self()),
+      protocol_(std::move(protocol)),
+      send_(std::move(send)),
+      on_error_(std::move(on_error)) {
+  if (!send_) throw std::invalid_argument("DSM engine: send function missing");
+  std::sort(ranges.begin(), ranges.end(), [](const auto& a, const auto& b) { return a.gpa < b.gpa; });
+  for (const auto& r : ranges) {
+    auto host = reinterpret_cast<uint64_t>(r.host);
+    if (!aligned(r.gpa) || !aligned(r.size) || !aligned(host) || r.size == 0)
+      throw std::invalid_argument(fmt::format("DSM range {:#x}+{:#x} not page-aligned", r.gpa, r.size));
+    if (!ranges_.empty() && ranges_.back().slot.gpa + ranges_.back().slot.size > r.gpa)
+      throw std::invalid_argument(fmt::format("DSM range {:#x}+{:#x} overlaps another", r.gpa, r.size));
+    ranges_.push_back({r, std::vector<uint8_t>(r.size / kPageSize, kNone)});
+  }
+  uffd_.api(UFFD_FEATURE_PAGEFAULT_FLAG_WP);
+  for (const auto& r : ranges_) {
+    // Every page starts Invalid: nothing may be mapped there.
+    check_syscall(::madvise(r.slot.host, r.slot.size, MADV_DONTNEED), "madvise(MADV_DONTNEED)");
+    uffd_.register_range(r.slot.host, r.slot.size, /*missing=*/true, /*wp=*/true);
+  }
+  wakeup_.reset(static_cast<int>(check_syscall(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")));
+}
+
+DsmEngine::~DsmEngine() {
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    spdlog::error("DSM node {}: stopping the engine: {}", self_, e.what());
+  }
+}
+
+void DsmEngine::start() {
+  if (thread_.joinable() || stopped()) throw std::logic_error("DSM engine started twice");
+  {
+    std::lock_guard lock(stats_mutex_);
+    started_ = true;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void DsmEngine::stop() {
+  stopping_.store(true, std::memory_order_release);
+  // From the fault thread itself (the error callback): it ends after this
+  // round; the owner calls stop() again from another thread to release.
+  if (std::this_thread::get_id() == thread_.get_id()) return;
+  signal();
+  if (thread_.joinable()) thread_.join();
+  stopped_.store(true, std::memory_order_release);
+  if (released_) return;
+  released_ = true;
+  // Wakes every thread blocked on a fault in the ranges; they find ordinary
+  // memory and must check stopped().
+  for (const auto& r : ranges_) uffd_.unregister_range(r.slot.host, r.slot.size);
+}
+
+void DsmEngine::deliver(Message message) {
+  bool was_empty;
+  {
+    std::lock_guard lock(queue_mutex_);
+    was_empty = queue_.empty();
+    queue_.push_back(std::move(message));
+  }
+  // The fault thread empties the whole queue after it reads the eventfd, so
+  // only the first message after an emptying needs to signal.
+  if (was_empty) signal();
+}
+
+void DsmEngine::signal() {
+  uint64_t one = 1;
+  if (::write(wakeup_.get(), &one, sizeof one) < 0 && errno != EAGAIN)
+    throw SystemError("write(eventfd)", errno);
+}
+
+EngineStats DsmEngine::stats() const {
+  std::lock_guard lock(stats_mutex_);
+  return published_;
+}
+
+void DsmEngine::sync() {
+  uint64_t ticket;
+  {
+    std::lock_guard lock(queue_mutex_);
+    ticket = ++sync_requested_;
+  }
+  // The round that takes the ticket takes the queue with it (under the same
+  // lock) and reads the fault events after that.
+  signal();
+  std::unique_lock lock(stats_mutex_);
+  round_done_.wait(lock, [&] { return sync_done_ >= ticket || thread_ended_ || !started_; });
+}
+
+// ---------------------------------------------------------------------------
+// The fault thread.
+
+void DsmEngine::run() {
+  try {
+    while (!stopping_.load(std::memory_order_acquire)) round();
+  } catch (const std::exception& e) {
+    report(self_, fmt::format("DSM engine stopped: {}", e.what()));
+  }
+  publish_stats();
+  std::lock_guard lock(stats_mutex_);
+  thread_ended_ = true;
+  round_done_.notify_all();
+}
+
+void DsmEngine::round() {
+  std::array<pollfd, 2> fds{pollfd{uffd_.fd(), POLLIN, 0}, pollfd{wakeup_.get(), POLLIN, 0}};
+  if (::poll(fds.data(), fds.size(), -1) < 0) {
+    if (errno == EINTR) return;
+    throw SystemError("poll(userfaultfd)", errno);
+  }
+  ++stats_.rounds;
+  if (fds[1].revents & POLLIN) {
+    uint64_t count;
+    if (::read(wakeup_.get(), &count, sizeof count) < 0 && errno != EAGAIN)
+      throw SystemError("read(eventfd)", errno);
+  }
+  // Messages first: they may complete fetches that pending faults wait for.
+  uint64_t ticket;
+  {
+    std::lock_guard lock(queue_mutex_);
+    messages_.swap(queue_);
+    ticket = sync_requested_;
+  }
+  for (const Message& m : messages_) {
+    ++stats_.messages_delivered;
+    if (!locate_page(m.page).range) {
+      report(m.sender, fmt::format("node {} page {:#x}: {} for a page outside guest RAM", m.sender, m.page,
+                                   to_string(m.type)));
+      continue;
+    }
+    protocol_.on_message(m, actions_);
+    execute();
+  }
+  messages_.clear();
+
+  if ((fds[0].revents & POLLIN) || ticket != sync_taken_) {
+    faults_.clear();
+    uffd_.read_events(faults_);
+    for (const auto& f : faults_) {
+      ++(f.wp ? stats_.wp_faults : stats_.missing_faults);
+      Located at = locate_address(f.address);
+      PageNumber page = (at.range->slot.gpa >> 12) + at.index;
+      protocol_.on_fault(page, f.write ? Access::Write : Access::Read, actions_);
+      execute();
+    }
+  }
+  sync_taken_ = ticket;
+  publish_stats();
+}
+
+void DsmEngine::execute() {
+  for (Action& action : actions_) std::visit([this](auto& a) { execute(a); }, action);
+  actions_.clear();
+}
+
+void DsmEngine::execute(SendMessage& a) {
+  if (a.attach_page) {
+    Located at = mapped_page(a.message.page, "send the bytes of");
+    // Read-only by now (WriteProtect came first), so the bytes are final.
+    if (at.mapped() != kReadOnly)
+      throw EngineFault(fmt::format("page {:#x}: bytes read from a writable page", a.message.page));
+    const auto* bytes = reinterpret_cast<const std::byte*>(at.host());
+    a.message.payload.assign(bytes, bytes + kPageSize);
+  }
+  send_(a.message.destination, a.message);
+}
+
+void DsmEngine::execute(MapPage& a) {
+  Located at = locate_page(a.page);
+  if (!at.range) throw EngineFault(fmt::format("page {:#x}: mapped outside guest RAM", a.page));
+  bool read_only = a.protection == Protection::ReadOnly;
+  bool done = true;
+  switch (a.fill) {
+    case MapPage::Fill::Zero:
+    case MapPage::Fill::Bytes:
+      if (at.mapped() != kNone) throw EngineFault(fmt::format("page {:#x}: mapped twice", a.page));
+      if (a.fill == MapPage::Fill::Zero && !read_only) {
+        done = uffd_.zeropage(at.host(), kPageSize);
+      } else {
+        const void* src = a.fill == MapPage::Fill::Zero ? kZeroPage.data() : a.bytes.data();
+        if (a.fill == MapPage::Fill::Bytes && a.bytes.size() != kPageSize)
+          throw EngineFault(fmt::format("page {:#x}: {} bytes to map", a.page, a.bytes.size()));
+        done = uffd_.copy(at.host(), src, kPageSize, read_only);
+      }
+      ++(a.fill == MapPage::Fill::Zero ? stats_.zero_maps : stats_.copy_maps);
+      break;
+    case MapPage::Fill::Keep:
+      if (at.mapped() != kReadOnly || read_only)
+        throw EngineFault(fmt::format("page {:#x}: upgrade of a page not held read-only", a.page));
+      uffd_.write_protect(at.host(), kPageSize, false);
+      ++stats_.upgrades;
+      break;
+  }
+  // Only this thread maps pages, and it maps only unmapped ones.
+  if (!done) throw EngineFault(fmt::format("page {:#x}: already populated when mapped", a.page));
+  at.mapped() = read_only ? kReadOnly : kReadWrite;
+  just_mapped_ = a.page;
+}
+
+void DsmEngine::execute(const WriteProtect& a) {
+  Located at = mapped_page(a.page, "write-protect");
+  uffd_.write_protect(at.host(), kPageSize, true);
+  at.mapped() = kReadOnly;
+  ++stats_.write_protects;
+}
+
+void DsmEngine::execute(const DropPage& a) {
+  Located at = mapped_page(a.page, "drop");
+  check_syscall(::madvise(at.host(), kPageSize, MADV_DONTNEED), "madvise(MADV_DONTNEED)");
+  at.mapped() = kNone;
+  ++stats_.drops;
+}
+
+void DsmEngine::execute(const WakeWaiters& a) {
+  if (std::exchange(just_mapped_, ~PageNumber{0}) == a.page) return;  // the mapping woke them
+  Located at = locate_page(a.page);
+  if (!at.range) throw EngineFault(fmt::format("page {:#x}: wake outside guest RAM", a.page));
+  uffd_.wake(at.host(), kPageSize);
+  ++stats_.wakes;
+}
+
+void DsmEngine::execute(const ProtocolError& a) { report(a.peer, a.what); }
+
+void DsmEngine::report(NodeId peer, const std::string& what) {
+  if (on_error_) on_error_(ProtocolError{peer, what});
+  else spdlog::error("DSM node {}: {}", self_, what);
+}
+
+void DsmEngine::publish_stats() {
+  stats_.protocol = protocol_.counters();
+  std::lock_guard lock(stats_mutex_);
+  published_ = stats_;
+  sync_done_ = sync_taken_;
+  round_done_.notify_all();
+}
+
+DsmEngine::Located DsmEngine::locate_page(PageNumber page) {
+  if (page > (~uint64_t{0} >> 12)) return {nullptr, 0};
+  uint64_t gpa = page << 12;
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), gpa,
+                             [](uint64_t g, const Range& r) { return g < r.slot.gpa; });
+  if (it == ranges_.begin()) return {nullptr, 0};
+  --it;
+  if (gpa - it->slot.gpa >= it->slot.size) return {nullptr, 0};
+  return {&*it, (gpa - it->slot.gpa) / kPageSize};
+}
+
+DsmEngine::Located DsmEngine::locate_address(uint64_t host_address) {
+  for (Range& r : ranges_) {
+    auto base = reinterpret_cast<uint64_t>(r.slot.host);
+    if (host_address >= base && host_address - base < r.slot.size) return {&r, (host_address - base) / kPageSize};
+  }
+  throw EngineFault(fmt::format("fault at {:#x} outside the registered ranges", host_address));
+}
+
+DsmEngine::Located DsmEngine::mapped_page(PageNumber page, const char* action) {
+  Located at = locate_page(page);
+  if (!at.range || at.mapped() == kNone)
+    throw EngineFault(fmt::format("page {:#x}: asked to {} a page that is not mapped here", page, action));
+  return at;
+}
+
+}  // namespace amalgam::dsm

@@ -1,0 +1,188 @@
+// The DSM engine of one node: drives its NodeProtocol for the node's real
+// mapping of guest RAM, through userfaultfd.
+//
+// Thread model. One fault thread per engine does everything that changes the
+// mapping or the protocol. It blocks in poll() on two fds: the userfaultfd
+// (faults of any thread of this process, vCPU threads in KVM_RUN included,
+// on the registered ranges) and an eventfd that deliver() signals when it
+// queues a message from the transport (deliver() may be called from any
+// thread). Each round it feeds the pending faults to on_fault() and the
+// queued messages to on_message() and carries out the resulting Actions in
+// order, on this thread only. The send callback is called on this thread;
+// it must hand the message over and return (it must not wait for a reply).
+// The fault thread never touches a page that is not mapped locally: it reads
+// bytes only for attach_page, which the protocol asks for only on a page this
+// node holds, and the engine checks that against its own record of the
+// mapping before reading (so a bug cannot hang the thread on its own fault).
+//
+// Mapping, per DESIGN decision 2 (Invalid: not mapped, userfaultfd MISSING;
+// Shared: mapped write-protected, userfaultfd WP; Exclusive: read-write):
+//   MapPage Zero, read-write -> UFFDIO_ZEROPAGE
+//   MapPage Zero, read-only  -> UFFDIO_COPY of a zero page with
+//                               UFFDIO_COPY_MODE_WP (UFFDIO_ZEROPAGE has no
+//                               WP mode, and ZEROPAGE + WRITEPROTECT would
+//                               leave a window in which another thread could
+//                               write the page)
+//   MapPage Bytes            -> UFFDIO_COPY (MODE_WP when read-only)
+//   MapPage Keep             -> UFFDIO_WRITEPROTECT clearing WP (upgrade)
+//   WriteProtect             -> UFFDIO_WRITEPROTECT setting WP
+//   DropPage                 -> madvise(MADV_DONTNEED): the next access
+//                               faults MISSING again
+//   WakeWaiters              -> UFFDIO_WAKE, skipped right after a MapPage of
+//                               the same page (mapping wakes already)
+// Downgrade (the protocol's supply(), DESIGN decision 2): the page is first
+// write-protected (WriteProtect), only then are its bytes read into the
+// payload (SendMessage with attach_page), and only then is the message sent;
+// a write by another thread either happened before the protection (and is in
+// the bytes) or faults and waits for the next transaction.
+//
+// Races. A fault whose access the page already permits (a thread that faulted
+// just before the page was mapped) gives WakeWaiters: it is woken, not lost.
+// Messages of other nodes are validated by the protocol; the engine also
+// rejects pages outside this node's guest RAM. Rejections are reported to
+// the error callback (ProtocolError names the peer) and otherwise ignored;
+// the owner of the engine decides whether the machine stops.
+//
+// Failure and shutdown. A failing host call on the fault thread (an ioctl,
+// madvise) is reported to the error callback as a ProtocolError naming this
+// node, and the fault thread ends; faults stay blocked until stop(). stop()
+// ends the fault thread, marks the engine stopped and unregisters the ranges
+// from userfaultfd, which wakes every thread blocked on a fault; from then on
+// the ranges are ordinary memory, no longer coherent with the other nodes.
+// Threads that touch guest memory must check stopped() (or the machine's own
+// stop flag) after their access and give up. The destructor calls stop().
+//
+// The ranges must be page-aligned, unused and not overlap; the constructor
+// drops whatever is mapped there (every page starts Invalid, as the protocol
+// assumes). Guest-physical page number = gpa >> 12.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+#include "dsm/protocol.hpp"
+#include "memory/guest_memory.hpp"
+#include "memory/userfaultfd.hpp"
+
+namespace amalgam::dsm {
+
+struct EngineStats {
+  Counters protocol;  // faults, invalidations, pages and bytes in/out, ...
+  // userfaultfd events read: page missing, write-protected
+  uint64_t missing_faults = 0;
+  uint64_t wp_faults = 0;
+  uint64_t messages_delivered = 0;  // from other nodes through deliver()
+  // Operations on the mapping.
+  uint64_t zero_maps = 0;   // MapPage Zero
+  uint64_t copy_maps = 0;   // MapPage Bytes
+  uint64_t upgrades = 0;    // MapPage Keep
+  uint64_t write_protects = 0;
+  uint64_t drops = 0;
+  uint64_t wakes = 0;       // explicit UFFDIO_WAKE
+  uint64_t rounds = 0;      // wake-ups of the fault thread
+};
+
+class DsmEngine {
+ public:
+  using SendFunction = std::function<void(NodeId destination, const Message& message)>;
+  using ErrorFunction = std::function<void(const ProtocolError& error)>;
+
+  // Registers the ranges (MISSING and WP); starts no thread. Throws
+  // SystemError naming the failing call, std::invalid_argument for a bad range.
+  DsmEngine(std::vector<memory::HostSlot> ranges, NodeProtocol protocol, SendFunction send,
+            ErrorFunction on_error);
+  ~DsmEngine();
+  DsmEngine(const DsmEngine&) = delete;
+  DsmEngine& operator=(const DsmEngine&) = delete;
+
+  // Starts the fault thread (once).
+  void start();
+  // Ends the fault thread and releases the ranges (see above). Idempotent.
+  // Called on the fault thread (from the error callback) it only asks the
+  // thread to end; the release needs a call from another thread.
+  void stop();
+  bool stopped() const { return stopped_.load(std::memory_order_acquire); }
+
+  // A message from another node; any thread. Ignored after stop().
+  void deliver(Message message);
+
+  // A snapshot, published by the fault thread after each round.
+  EngineStats stats() const;
+  // Waits until the fault thread has finished a round that began after this
+  // call (or has ended): every fault and message that reached the engine
+  // before the call is then handled and in stats(). Not on the fault thread.
+  void sync();
+  NodeId self() const { return self_; }
+
+ private:
+  struct Range {
+    memory::HostSlot slot;
+    std::vector<uint8_t> mapped;  // per page: Mapped value, this engine's record
+  };
+  enum Mapped : uint8_t { kNone, kReadOnly, kReadWrite };
+  struct Located {
+    Range* range;
+    uint64_t index;  // page within the range
+    uint8_t* host() const { return range->slot.host + index * kPageSize; }
+    uint8_t& mapped() const { return range->mapped[index]; }
+  };
+
+  void signal();  // wakes the fault thread
+  void run();
+  void round();
+  void execute();
+  void execute(SendMessage& a);
+  void execute(MapPage& a);
+  void execute(const WriteProtect& a);
+  void execute(const DropPage& a);
+  void execute(const WakeWaiters& a);
+  void execute(const ProtocolError& a);
+  void report(NodeId peer, const std::string& what);
+  void publish_stats();
+
+  // nullptr range if the page is not in this node's guest RAM.
+  Located locate_page(PageNumber page);
+  Located locate_address(uint64_t host_address);
+  Located mapped_page(PageNumber page, const char* action);
+
+  NodeId self_;
+  std::vector<Range> ranges_;  // sorted by gpa
+  NodeProtocol protocol_;
+  SendFunction send_;
+  ErrorFunction on_error_;
+  memory::Userfaultfd uffd_;
+  UniqueFd wakeup_;  // eventfd: messages queued or stop requested
+
+  // Fault thread only.
+  std::vector<Action> actions_;
+  std::vector<memory::Userfaultfd::FaultEvent> faults_;
+  std::vector<Message> messages_;
+  EngineStats stats_;
+  PageNumber just_mapped_ = ~PageNumber{0};  // mapped (and woken) by the last MapPage
+
+  uint64_t sync_taken_ = 0;  // the last sync() ticket a round took
+
+  std::mutex queue_mutex_;
+  std::vector<Message> queue_;
+  uint64_t sync_requested_ = 0;  // sync() tickets handed out
+
+  mutable std::mutex stats_mutex_;
+  std::condition_variable round_done_;
+  EngineStats published_;
+  uint64_t sync_done_ = 0;  // tickets whose round is complete
+  bool started_ = false;
+  bool thread_ended_ = false;
+
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  bool released_ = false;
+};
+
+}  // namespace amalgam::dsm
