@@ -358,6 +358,8 @@ bool result_is_reported_by_node_zero(const machine::MachineResult& r) { return !
 machine::MachineResult run_node(machine::MachineConfig config, const NodeOptions& options, bool stats) {
   config.forward_stdin = config.node_id == 0;
   bool node_zero = config.node_id == 0;
+  // Node 0 keeps the time limit and stops the others when it runs out.
+  if (!node_zero) config.timeout_seconds = 0;
   ClusterNode node(config, options);
   machine::MachineResult result;
   {

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "dsm/protocol.hpp"
-#include "irq/interrupt_message.hpp"
+#include "irq/message.hpp"
 #include "net/frame.hpp"
 
 namespace amalgam::net {

@@ -20,7 +20,7 @@ done
 sleep 1.5  # mid-run: connected, the guest running
 victim=""
 for p in "${nodes[@]}"; do
-  grep -q -- "--node-id.$node" "/proc/$p/cmdline" 2>/dev/null && victim=$p
+  tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--node-id $node " && victim=$p
 done
 [[ -n $victim ]] || { echo "node_failure: node $node not found" >&2; kill -KILL "$launcher"; exit 1; }
 start=$(date +%s%N)
