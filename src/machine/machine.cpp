@@ -276,36 +276,22 @@ uint64_t Machine::forward(const IoAccess& access) {
 }
 
 // Node 0 serves accesses itself; other nodes forward them (DESIGN decision 4).
+uint64_t Machine::perform(const IoAccess& access) { return is_device_node() ? serve_io(access) : forward(access); }
+
 void Machine::port_read(uint16_t port, std::span<uint8_t> data) {
-  if (is_device_node()) {
-    ports_.read(port, data);
-    return;
-  }
-  devices::store_le(data, forward({0, false, false, port, static_cast<uint8_t>(data.size()), 0}));
+  devices::store_le(data, perform({0, false, false, port, static_cast<uint8_t>(data.size()), 0}));
 }
 
 void Machine::port_write(uint16_t port, std::span<const uint8_t> data) {
-  if (is_device_node()) {
-    ports_.write(port, data);
-    return;
-  }
-  forward({0, false, true, port, static_cast<uint8_t>(data.size()), devices::load_le(data)});
+  perform({0, false, true, port, static_cast<uint8_t>(data.size()), devices::load_le(data)});
 }
 
 void Machine::mmio_read(uint64_t gpa, std::span<uint8_t> data) {
-  if (is_device_node()) {
-    mmio_.read(gpa, data);
-    return;
-  }
-  devices::store_le(data, forward({0, true, false, gpa, static_cast<uint8_t>(data.size()), 0}));
+  devices::store_le(data, perform({0, true, false, gpa, static_cast<uint8_t>(data.size()), 0}));
 }
 
 void Machine::mmio_write(uint64_t gpa, std::span<const uint8_t> data) {
-  if (is_device_node()) {
-    mmio_.write(gpa, data);
-    return;
-  }
-  forward({0, true, true, gpa, static_cast<uint8_t>(data.size()), devices::load_le(data)});
+  perform({0, true, true, gpa, static_cast<uint8_t>(data.size()), devices::load_le(data)});
 }
 
 uint64_t Machine::serve_io(const IoAccess& access) {

@@ -57,6 +57,7 @@ class Machine : public vcpu::VcpuHost {
   void stop(int status, const std::string& failure, bool announce = true);
   bool is_device_node() const { return config_.node_id == 0; }
   uint64_t forward(const IoAccess& access);
+  uint64_t perform(const IoAccess& access);
   void stdin_loop();
 
   MachineConfig config_;

@@ -47,7 +47,23 @@ TEST(Supervisor, ANodeThatIgnoresSigtermIsKilledAfterTheGracePeriod) {
 TEST(Supervisor, ANodeFailingWithAStatusIsNamed) {
   Supervisor s({sh("exec sleep 30"), sh("exit 3")}, std::chrono::milliseconds(500));
   auto r = s.wait();
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 3);
   EXPECT_NE(r.failure.find("node 1"), std::string::npos);
   EXPECT_NE(r.failure.find("exited with status 3"), std::string::npos);
+}
+
+TEST(Supervisor, ANodesReportLineIsTheFailure) {
+  Supervisor s({sh("exec sleep 30"), sh("echo 'vCPU 3: triple fault at RIP 0x1000' >&3; exit 1")},
+               std::chrono::milliseconds(500));
+  auto r = s.wait();
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.failure, "vCPU 3: triple fault at RIP 0x1000");
+}
+
+TEST(Supervisor, NodeZeroReportsTheMachinesEnd) {
+  Supervisor s({sh("echo 'node 1 stopped answering' >&3; exit 1"), sh("exec sleep 30")},
+               std::chrono::milliseconds(500));
+  auto r = s.wait();
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.failure, "node 1 stopped answering");
 }
