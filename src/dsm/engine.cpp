@@ -191,6 +191,7 @@ void DsmEngine::round() {
 void DsmEngine::execute() {
   for (Action& action : actions_) std::visit([this](auto& a) { execute(a); }, action);
   actions_.clear();
+  just_mapped_ = ~PageNumber{0};  // a later WakeWaiters (a spurious fault) must wake
 }
 
 void DsmEngine::execute(SendMessage& a) {

@@ -52,9 +52,10 @@
 // Threads that touch guest memory must check stopped() (or the machine's own
 // stop flag) after their access and give up. The destructor calls stop().
 //
-// The ranges must be page-aligned, unused and not overlap; the constructor
-// drops whatever is mapped there (every page starts Invalid, as the protocol
-// assumes). Guest-physical page number = gpa >> 12.
+// The ranges must be page-aligned, unused and not overlap, and stay mapped
+// until the engine is stopped; the constructor drops whatever is mapped
+// there (every page starts Invalid, as the protocol assumes). Guest-physical
+// page number = gpa >> 12.
 #pragma once
 
 #include <atomic>

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <latch>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -187,12 +188,18 @@ class EngineCluster {
 inline uint64_t load(const uint8_t* p) { return *reinterpret_cast<const volatile uint64_t*>(p); }
 inline void store(uint8_t* p, uint64_t v) { *reinterpret_cast<volatile uint64_t*>(p) = v; }
 
-// Runs fn(node, thread) on `threads` threads per node and joins them.
+// Runs fn(node, thread) on `threads` threads per node, all let go at once,
+// and joins them.
 template <typename Fn>
-void on_every_node(EngineCluster& c, uint32_t nodes, uint32_t threads, Fn fn) {
+void on_every_node(uint32_t nodes, uint32_t threads, Fn fn) {
   std::vector<std::thread> workers;
+  std::latch start(nodes * threads);
   for (NodeId n = 0; n < nodes; ++n)
-    for (uint32_t t = 0; t < threads; ++t) workers.emplace_back([&fn, n, t] { fn(n, t); });
+    for (uint32_t t = 0; t < threads; ++t)
+      workers.emplace_back([&fn, &start, n, t] {
+        start.arrive_and_wait();
+        fn(n, t);
+      });
   for (auto& w : workers) w.join();
 }
 

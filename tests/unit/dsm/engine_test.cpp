@@ -85,30 +85,28 @@ TEST(DsmEngine, RemoteReadsSeeBytesWrittenElsewhereAndWritesInvalidateThem) {
   EXPECT_TRUE(c.errors().empty());
 }
 
+Message to_node0(MessageType type, NodeId sender, NodeId requester, PageNumber page, RequestId request) {
+  Message m;
+  m.type = type;
+  m.sender = sender;
+  m.destination = 0;
+  m.requester = requester;
+  m.page = page;
+  m.request = request;
+  return m;
+}
+
 TEST(DsmEngine, BadMessagesAreReportedNamingThePeerAndIgnored) {
   EngineCluster c(2);
-  Message stray;  // Data for a request node 0 never made
-  stray.type = MessageType::Data;
-  stray.sender = 1;
-  stray.destination = 0;
-  stray.requester = 0;
-  stray.page = 4;
-  stray.request = 77;
+  // Data for a request node 0 never made.
+  Message stray = to_node0(MessageType::Data, 1, 0, 4, 77);
   stray.payload.resize(kPageSize);
   c.engine(0).deliver(stray);
-
   Message stranger = stray;  // from a node that does not exist
   stranger.sender = 9;
   c.engine(0).deliver(stranger);
-
-  Message outside;  // a Request for a page that is not guest RAM here
-  outside.type = MessageType::Request;
-  outside.sender = 1;
-  outside.destination = 0;
-  outside.requester = 1;
-  outside.page = 0x50;
-  outside.request = 1;
-  c.engine(0).deliver(outside);
+  // A Request for a page that is not guest RAM here.
+  c.engine(0).deliver(to_node0(MessageType::Request, 1, 1, 0x50, 1));
 
   auto errors = c.wait_for_errors(3);
   ASSERT_EQ(errors.size(), 3u);
