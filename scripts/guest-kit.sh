@@ -6,6 +6,7 @@
 # or $AMALGAM_GUEST_KIT):
 #   vmlinuz        Debian 12's kernel (the package linux-image-amd64 depends on),
 #                  a bzImage with an XZ payload: amalgam unpacks it on the host
+#   vmlinux        the same kernel as a plain ELF (the payload unpacked with xz)
 #   initramfs.cpio a busybox-static initramfs whose /init prints nproc, the
 #                  NUMA nodes in /sys/devices/system/node and MemTotal, then
 #                  powers off (`init=/bin/sh` or rdinit=/bin/sh for a shell)
@@ -56,6 +57,18 @@ if [[ ! -s $kit/vmlinuz ]]; then
   cp "$vmlinuz" "$kit/vmlinuz.tmp" && mv "$kit/vmlinuz.tmp" "$kit/vmlinuz"
   basename "$vmlinuz" | sed 's/^vmlinuz-//' >"$kit/kernel-version"
   rm -rf "$kit/kernel-root"
+fi
+
+# --- the same kernel as a plain ELF: the XZ stream inside the bzImage ---
+if [[ ! -s $kit/vmlinux ]]; then
+  # Boot protocol: setup_sects at 0x1F1, payload_offset at 0x248 (from the
+  # protected-mode code, which starts after setup_sects + 1 sectors).
+  setup_sects=$(od -An -tu1 -j $((0x1F1)) -N1 "$kit/vmlinuz" | tr -d ' ')
+  payload=$(od -An -tu4 -j $((0x248)) -N4 "$kit/vmlinuz" | tr -d ' ')
+  offset=$(((setup_sects + 1) * 512 + payload))
+  # (tail may die of SIGPIPE when xz stops at the stream's end: not an error)
+  xz -dc --single-stream < <(tail -c +$((offset + 1)) "$kit/vmlinuz") >"$kit/vmlinux.tmp"
+  mv "$kit/vmlinux.tmp" "$kit/vmlinux"
 fi
 
 # --- the initramfs: busybox-static and an init that reports and powers off ---
