@@ -32,8 +32,8 @@ fail() {
   exit 1
 }
 
-started=$SECONDS
 kit=$("$kit_script") || fail "the guest kit could not be prepared ($kit_script)"
+started=$SECONDS  # the limit is for the boot, not for a first download of the kit
 vcpus=1
 for ((i = 0; i < ${#run_options[@]}; i++)); do
   [[ ${run_options[i]} == --vcpus ]] && vcpus=${run_options[i + 1]}
