@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   acpica-tools
+  liblzma-dev zlib1g-dev cpio xz-utils
   libucx-dev ucx-utils
   clang libclang-rt-14-dev
 )

@@ -26,6 +26,10 @@ inline constexpr uint16_t kAcpiSleepControlPort = 0x600, kAcpiSleepStatusPort = 
 inline constexpr uint8_t kAcpiResetValue = 0x1, kAcpiS5SleepType = 5;
 inline constexpr uint8_t kAcpiSleepTypeShift = 2, kAcpiSleepEnable = 1u << 5;
 
+// The ACPI PM timer's 32-bit port (FADT PM_TMR_BLK; devices::PmTimer).
+inline constexpr uint16_t kAcpiPmTimerPort = 0x608;
+inline constexpr uint8_t kAcpiPmTimerLength = 4;
+
 // xAPIC IDs are 8 bits and 0xFF is the broadcast ID (and the "all
 // processors" UID in the MADT NMI entry), so the tables describe at most 255.
 inline constexpr uint32_t kMaxAcpiVcpus = 255;

@@ -1,6 +1,7 @@
 // FADT (5.2.9), revision 6, for a hardware-reduced ACPI platform (4.1): no
-// fixed PM blocks, no FACS, no SCI; sleep and reset go through the GAS
-// registers at the fixed ports of acpi.hpp.
+// fixed PM event/control blocks, no FACS, no SCI; sleep and reset go through
+// the GAS registers at the fixed ports of acpi.hpp. The one fixed block is
+// the 24-bit PM timer (4.8.3.3), which Linux calibrates its clocks against.
 #include "boot/acpi_tables.hpp"
 
 namespace amalgam::boot::acpi {
@@ -18,8 +19,11 @@ Bytes build_fadt(uint64_t dsdt_gpa) {
   w.u8(0).u8(0);    // reserved, Preferred_PM_Profile (unspecified)
   w.u16(0);         // SCI_INT: none on hardware-reduced ACPI
   w.u32(0).u8(0).u8(0).u8(0).u8(0);  // SMI_CMD, ACPI_ENABLE/DISABLE, S4BIOS_REQ, PSTATE_CNT
-  w.zeros(8 * 4);                    // PM1a/b event+control, PM2 control, PM timer, GPE0/1 blocks
-  w.zeros(7);                        // their six lengths and GPE1_BASE
+  w.zeros(5 * 4);                    // PM1a/b event+control, PM2 control blocks
+  w.u32(kAcpiPmTimerPort);           // PM_TMR_BLK
+  w.zeros(2 * 4);                    // GPE0/1 blocks
+  w.zeros(3).u8(kAcpiPmTimerLength); // PM1_EVT/PM1_CNT/PM2_CNT_LEN, PM_TMR_LEN
+  w.zeros(3);                        // GPE0/1_BLK_LEN, GPE1_BASE
   w.u8(0);                           // CST_CNT
   w.u16(0).u16(0).u16(0).u16(0);     // P_LVL2/3_LAT, FLUSH_SIZE/STRIDE
   w.u8(0).u8(0).u8(0).u8(0).u8(0);   // DUTY_OFFSET/WIDTH, DAY/MON_ALRM, CENTURY
@@ -29,7 +33,9 @@ Bytes build_fadt(uint64_t dsdt_gpa) {
   w.u8(kAcpiResetValue);
   w.u16(0).u8(kFadtMinorVersion);    // ARM_BOOT_ARCH, FADT minor version
   w.u64(0).u64(dsdt_gpa);            // X_FIRMWARE_CTRL, X_DSDT
-  w.zeros(8 * kGasSize);             // X_PM1a_EVT_BLK .. X_GPE1_BLK
+  w.zeros(5 * kGasSize);             // X_PM1a_EVT_BLK .. X_PM2_CNT_BLK
+  io_port_gas(w, kAcpiPmTimerPort, kAcpiPmTimerLength);  // X_PM_TMR_BLK
+  w.zeros(2 * kGasSize);             // X_GPE0_BLK, X_GPE1_BLK
   io_port_gas(w, kAcpiSleepControlPort);
   io_port_gas(w, kAcpiSleepStatusPort);
   w.chars("AMALGAM", 8, '\0');  // Hypervisor Vendor Identity

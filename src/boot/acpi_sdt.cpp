@@ -20,9 +20,11 @@ Bytes finish_sdt(ByteWriter table) {
   return table.take();
 }
 
-void io_port_gas(ByteWriter& w, uint16_t port) {
-  constexpr uint8_t kSystemIo = 1, kByteAccess = 1;
-  w.u8(kSystemIo).u8(8).u8(0).u8(kByteAccess).u64(port);  // space, bit width, bit offset, access size
+void io_port_gas(ByteWriter& w, uint16_t port, uint8_t bytes) {
+  constexpr uint8_t kSystemIo = 1;
+  // space, bit width, bit offset, access size (1 byte, 2 word, 3 dword, 4 qword)
+  uint8_t access = bytes == 8 ? 4 : bytes == 4 ? 3 : bytes == 2 ? 2 : 1;
+  w.u8(kSystemIo).u8(static_cast<uint8_t>(8 * bytes)).u8(0).u8(access).u64(port);
 }
 
 Bytes build_rsdp(uint64_t xsdt_gpa) {

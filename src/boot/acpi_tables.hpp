@@ -24,7 +24,7 @@ Bytes finish_sdt(ByteWriter table);
 
 // Generic Address Structure (5.2.3.2) for an 8-bit register in system I/O
 // space.
-void io_port_gas(ByteWriter& w, uint16_t port);
+void io_port_gas(ByteWriter& w, uint16_t port, uint8_t bytes = 1);
 
 Bytes build_rsdp(uint64_t xsdt_gpa);
 Bytes build_xsdt(const std::vector<uint64_t>& table_gpas);

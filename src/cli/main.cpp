@@ -4,6 +4,7 @@
 //               [--guest NAME | --kernel FILE [--initrd FILE] [--cmdline STR]]
 //               [--timeout SECONDS] [--cpu host|baseline] [--stats]
 //   amalgam guests
+//   amalgam e820 [--memory SIZE] [--numa N] [--nodes N] [--vcpus N]
 //
 // Bad input: one line on stderr and exit status 2. The machine's own exit
 // status is the guest's (see README, "Exit status").
@@ -20,8 +21,13 @@
 #include "cli/embedded_guests.hpp"
 #include "cli/node_commands.hpp"
 #include "cli/size_parse.hpp"
+#include "boot/bzimage.hpp"
+#include "boot/numa.hpp"
 #include "common/error.hpp"
 #include "machine/machine.hpp"
+#include "machine/numa_placement.hpp"
+#include "memory/e820.hpp"
+#include "memory/layout.hpp"
 
 namespace {
 
@@ -83,7 +89,8 @@ amalgam::machine::MachineConfig build_config(const RunOptions& o) {
     throw UsageError("--placement: needs --nodes 2 or more");
   }
   if (!o.kernel.empty()) {
-    config.kernel = read_file(o.kernel, "--kernel");
+    // A bzImage is unpacked here, on the host, to the ELF vmlinux it carries.
+    config.kernel = amalgam::boot::kernel_elf(read_file(o.kernel, "--kernel"), o.kernel);
     config.kernel_name = o.kernel;
   } else {
     std::string name = o.guest.empty() ? std::string(amalgam::cli::kDemoGuest) : o.guest;
@@ -105,6 +112,34 @@ int run_machine(const RunOptions& o) {
   if (o.stats) fmt::print(stderr, "{}", machine.stats_report());
   if (!result.failure.empty()) fmt::print(stderr, "amalgam: {}\n", result.failure);
   return result.status;
+}
+
+const char* e820_type_name(amalgam::memory::E820Type type) {
+  using amalgam::memory::E820Type;
+  switch (type) {
+    case E820Type::Ram: return "usable";
+    case E820Type::Reserved: return "reserved";
+    case E820Type::Acpi: return "ACPI data";
+    case E820Type::Nvs: return "ACPI NVS";
+    case E820Type::Unusable: return "unusable";
+  }
+  return "unknown";
+}
+
+// The memory map and NUMA memory ranges the machine would give its guest, in
+// the words Linux logs them with ("BIOS-e820: ..." from arch/x86/kernel/e820.c,
+// "ACPI: SRAT: Node ..." from drivers/acpi/numa/srat.c), so that a test can
+// compare the kernel's log against them line by line.
+int print_e820(const RunOptions& o) {
+  auto config = build_config(o);
+  amalgam::memory::Layout layout(config.memory_bytes);
+  for (const auto& e : amalgam::memory::build_e820(layout))
+    fmt::print("BIOS-e820: [mem {:#018x}-{:#018x}] {}\n", e.addr, e.addr + e.size - 1, e820_type_name(e.type));
+  auto plan = amalgam::machine::numa_plan(config, layout);
+  for (size_t n = 0; n < plan.nodes.size(); ++n)
+    for (const auto& r : plan.nodes[n].memory)
+      fmt::print("ACPI: SRAT: Node {} PXM {} [mem {:#010x}-{:#010x}]\n", n, n, r.gpa, r.end() - 1);
+  return 0;
 }
 
 // One line, to the launcher's report pipe when there is one, else stderr.
@@ -148,6 +183,9 @@ int main(int argc, char** argv) {
   node->add_option("--addresses", o.addresses, "every node's host:port, comma-separated, in node order")->required();
   node->add_option("--report-fd", o.report_fd, "write the failure line here instead of stderr (the launcher's pipe)");
   auto* guests = app.add_subcommand("guests", "list the built-in test guests");
+  auto* e820 = app.add_subcommand("e820", "print the E820 map and SRAT memory ranges a run with these options "
+                                          "gives the guest, as Linux logs them");
+  add_machine_options(e820, o);
 
   try {
     app.parse(argc, argv);
@@ -165,6 +203,7 @@ int main(int argc, char** argv) {
       for (const auto& g : amalgam::cli::embedded_guests()) fmt::print("{}\n", g.name);
       return 0;
     }
+    if (e820->parsed()) return print_e820(o);
     if (node->parsed()) return amalgam::cli::run_node(build_config(o), o.addresses, o.transport, o.stats,
                                                           o.report_fd);
     if (o.nodes > 1) {

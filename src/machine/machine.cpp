@@ -19,6 +19,7 @@
 #include "common/error.hpp"
 #include "devices/acpi_power.hpp"
 #include "devices/debug_exit.hpp"
+#include "devices/pm_timer.hpp"
 #include "irq/ioapic.hpp"
 #include "memory/e820.hpp"
 #include "vcpu/clock.hpp"
@@ -128,6 +129,9 @@ void Machine::create_devices() {
                  boot::kAcpiS5SleepType, boot::kAcpiResetValue, [this] { stop(0, ""); },
                  [this] { stop(kStatusGuestReset, ""); }),
              "ACPI power");
+  static_assert(devices::PmTimer::kPort == boot::kAcpiPmTimerPort);
+  ports_.add(devices::PmTimer::kPort, devices::PmTimer::kSize,
+             std::make_shared<devices::PmTimer>(vcpu::monotonic_ns), "ACPI PM timer");
 }
 
 void Machine::create_vcpus() {

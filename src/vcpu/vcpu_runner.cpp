@@ -28,6 +28,19 @@ const char* internal_error_name(uint32_t suberror) {
     default: return "internal error";
   }
 }
+
+// " (instruction bytes 0f c7 0e ...)" when KVM reports the instruction it
+// could not emulate (struct kvm_run.emulation_failure), else "".
+std::string failed_instruction(const kvm_run& run) {
+  const auto& f = run.emulation_failure;
+  if (run.internal.suberror != KVM_INTERNAL_ERROR_EMULATION || run.internal.ndata < 3 ||
+      !(f.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) || f.insn_size == 0)
+    return "";
+  std::string bytes;
+  for (uint8_t i = 0; i < std::min<uint8_t>(f.insn_size, sizeof f.insn_bytes); ++i)
+    bytes += fmt::format("{}{:02x}", i ? " " : "", f.insn_bytes[i]);
+  return fmt::format(", instruction bytes {}", bytes);
+}
 }  // namespace
 
 VcpuRunner::VcpuRunner(uint32_t index, kvm::Vcpu vcpu, uint32_t apic_id, bool bsp, uint64_t apic_timer_hz,
@@ -246,8 +259,8 @@ void VcpuRunner::handle_exit() {
       fail("triple fault");
       break;
     case KVM_EXIT_INTERNAL_ERROR:
-      fail(fmt::format("{} (KVM internal error suberror {})", internal_error_name(run.internal.suberror),
-                       run.internal.suberror));
+      fail(fmt::format("{} (KVM internal error suberror {}{})", internal_error_name(run.internal.suberror),
+                       run.internal.suberror, failed_instruction(run)));
       break;
     case KVM_EXIT_FAIL_ENTRY:
       fail(fmt::format("VM entry failed (hardware reason {:#x})",

@@ -124,6 +124,15 @@ TEST_F(AcpiTables, FadtIsHardwareReducedWithIoPortRegisters) {
   expect_io_gas(244, kAcpiSleepControlPort);
   expect_io_gas(256, kAcpiSleepStatusPort);
   EXPECT_EQ(text(f, 268, 7), "AMALGAM");
+  // The PM timer: PM_TMR_BLK, PM_TMR_LEN and X_PM_TMR_BLK (32-bit, dword
+  // access), 24 bits wide (TMR_VAL_EXT clear).
+  EXPECT_EQ(le(f, 76, 4), kAcpiPmTimerPort);
+  EXPECT_EQ(f[91], 4);
+  EXPECT_EQ(f[208], 1);
+  EXPECT_EQ(f[209], 32);
+  EXPECT_EQ(f[211], 3);
+  EXPECT_EQ(le(f, 212, 8), kAcpiPmTimerPort);
+  EXPECT_FALSE(flags & (1u << 8)) << "TMR_VAL_EXT";
 }
 
 TEST_F(AcpiTables, DsdtHasS5AndCom1) {

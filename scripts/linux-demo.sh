@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Boots Debian's own kernel with the guest kit's busybox initramfs
+# (scripts/guest-kit.sh) on amalgam, the UART as the console and stdin as its
+# input. Any arguments replace the default machine options (4 vCPUs, two NUMA
+# nodes, 256 MiB); add `--cmdline-extra amalgam.shell` to stop in a busybox
+# shell before the poweroff. Where ring 0 is emulated (PLATFORM.md) the kernel
+# logs its early boot and then stops with an emulation failure (status 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" --target amalgam
+kit=$(scripts/guest-kit.sh)
+cmdline=$(cat "$kit/cmdline")
+if [[ ${1:-} == --cmdline-extra ]]; then
+  cmdline="$cmdline $2"
+  shift 2
+fi
+(($#)) || set -- --vcpus 4 --numa 2 --memory 256M
+exec build/amalgam run --kernel "$kit/vmlinuz" --initrd "$kit/initramfs.cpio" --cmdline "$cmdline" \
+  --cpu baseline "$@"
