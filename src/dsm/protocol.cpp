@@ -66,6 +66,7 @@ Counters& Counters::operator+=(const Counters& o) {
   messages_sent += o.messages_sent;
   messages_received += o.messages_received;
   protocol_errors += o.protocol_errors;
+  prefetches += o.prefetches;
   return *this;
 }
 
@@ -113,6 +114,7 @@ void NodeProtocol::on_fault(PageNumber page, Access access, std::vector<Action>&
     if (access == Access::Write && e.want == Access::Read) e.upgrade_after = true;
   } else {
     request(page, e, access, out);
+    if (access == Access::Read && options_.prefetch) prefetch_after(page, out);
   }
   drain(out);
 }
@@ -214,6 +216,19 @@ void NodeProtocol::request(PageNumber page, Local& e, Access access, std::vector
   e.have_data = false;
   e.data.clear();
   send(make(MessageType::Request, page, e.request, home_of_(page), self_, access), out);
+}
+
+void NodeProtocol::prefetch_after(PageNumber page, std::vector<Action>& out) {
+  // Also when this node is the home: the bytes may still be on another node.
+  NodeId home = home_of_(page);
+  for (uint32_t k = 1; k <= options_.prefetch; ++k) {
+    PageNumber next = page + k;
+    if (next < page || home_of_(next) != home) break;
+    auto it = local_.find(next);
+    if (it != local_.end() && (it->second.state != PageState::Invalid || it->second.pending)) continue;
+    ++counters_.prefetches;
+    request(next, it != local_.end() ? it->second : local_[next], Access::Read, out);
+  }
 }
 
 void NodeProtocol::on_grant(const Message& m, std::vector<Action>& out) {
