@@ -183,7 +183,10 @@ struct Options {
   // fetching already are skipped, and it stops at the first page whose home
   // differs (home_of() may name no node, >= node_count, for a page that does
   // not exist). Also when this node is the home: the bytes may be elsewhere,
-  // and untouched pages then cost no message. 0: off.
+  // and untouched pages then cost no message. A write miss on a page homed
+  // here likewise takes the following pages of this home that nobody has
+  // touched (its own directory says so) for writing: zero-filled here, no
+  // message, no other node's copy taken. 0: off.
   uint32_t prefetch = 0;
 };
 
@@ -257,7 +260,7 @@ class NodeProtocol {
 
   // Node role.
   void request(PageNumber page, Local& e, Access access, std::vector<Action>& out);
-  void prefetch_after(PageNumber page, std::vector<Action>& out);
+  void prefetch_after(PageNumber page, Access access, std::vector<Action>& out);
   void on_grant(const Message& m, std::vector<Action>& out);
   void on_reply(const Message& m, std::vector<Action>& out);
   void on_forward(const Message& m, std::vector<Action>& out);

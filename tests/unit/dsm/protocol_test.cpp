@@ -290,15 +290,15 @@ TEST(DsmProtocol, HomeFaultsWhileARemoteTransactionRuns) {
   expect_clean(c);
 }
 
-TEST(DsmProtocol, PrefetchReadsAheadOnTheSameHomeOnly) {
+TEST(DsmProtocol, PrefetchOnTheSameHomeOnlyAndWritesOnlyUntouchedLocalPages) {
   // Pages 0..5 are homed on node 1, pages 6..7 on node 0; pages 8.. exist nowhere.
   auto home = [](PageNumber p) -> NodeId { return p < 6 ? 1 : p < 8 ? 0 : kMaxNodes; };
   Cluster c(2, 8, home, Options{.prefetch = 2});
-  for (PageNumber p = 0; p < 6; ++p) {
-    c.fault(1, p, Access::Write);
-    c.deliver_all();
-    c.store(1, p, 0, 100 + p);
-  }
+  for (PageNumber p = 0; p < 6; ++p) write(c, 1, p, 100 + p);
+  // Node 1's first writes (home 1, untouched) took the next two pages too.
+  EXPECT_EQ(c.node(1).counters().prefetches, 4u);
+  EXPECT_EQ(c.node(1).counters().write_faults, 2u);
+  EXPECT_EQ(c.node(1).counters().messages_sent, 0u);
   read(c, 0, 0);  // and pages 1, 2 ahead
   for (PageNumber p = 0; p < 3; ++p) {
     EXPECT_EQ(c.mapping(0, p), Mapping::ReadOnly) << p;
@@ -316,7 +316,11 @@ TEST(DsmProtocol, PrefetchReadsAheadOnTheSameHomeOnly) {
   EXPECT_EQ(c.node(0).counters().prefetches, 3u);
   read(c, 1, 6);  // stops at page 8, which has no home
   EXPECT_EQ(c.mapping(1, 7), Mapping::ReadOnly);
-  EXPECT_EQ(c.node(1).counters().prefetches, 1u);
+  EXPECT_EQ(c.node(1).counters().prefetches, 5u);
   read(c, 1, 7);
+  // A write miss at the home does not take page 7 from node 1, which holds it.
+  write(c, 0, 6, 9);
+  EXPECT_EQ(c.mapping(1, 7), Mapping::ReadOnly);
+  EXPECT_EQ(c.node(0).counters().prefetches, 3u);
   expect_clean(c);
 }
