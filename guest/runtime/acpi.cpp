@@ -66,7 +66,8 @@ const SdtHeader* table(uint64_t paddr, const char* what) {
   return h;
 }
 
-const Madt* find_madt(const Rsdp* rsdp) {
+// The first table with `signature` in the XSDT (RSDT), or nullptr.
+const SdtHeader* find_table(const Rsdp* rsdp, const char* signature) {
   bool x = rsdp->revision >= 2 && rsdp->xsdt;
   const SdtHeader* root = table(x ? rsdp->xsdt : rsdp->rsdt, x ? "XSDT" : "RSDT");
   unsigned width = x ? 8 : 4;
@@ -76,17 +77,20 @@ const Madt* find_madt(const Rsdp* rsdp) {
     uint64_t paddr = 0;
     memcpy(&paddr, entries + i * width, width);
     auto* h = reinterpret_cast<const SdtHeader*>(uintptr_t(paddr));
-    if (paddr && !memcmp(h->signature, "APIC", 4)) return reinterpret_cast<const Madt*>(table(paddr, "MADT"));
+    if (paddr && !memcmp(h->signature, signature, 4)) return table(paddr, signature);
   }
   return nullptr;
 }
 
+uint64_t g_rsdp_paddr;  // from start info, kept for acpi_table()
+
 }  // namespace
 
 unsigned read_madt(uint64_t rsdp_paddr, uint32_t* apic_ids, unsigned max) {
+  g_rsdp_paddr = rsdp_paddr;
   const Rsdp* rsdp = find_rsdp(rsdp_paddr);
   if (!rsdp) fail("no ACPI RSDP");
-  const Madt* madt = find_madt(rsdp);
+  auto* madt = reinterpret_cast<const Madt*>(find_table(rsdp, "APIC"));
   if (!madt) fail("no MADT in the ACPI tables");
   if (madt->lapic_address != LAPIC_BASE) fail("MADT puts the LAPIC at %#x", madt->lapic_address);
   unsigned n = 0, skipped = 0;
@@ -112,3 +116,9 @@ unsigned read_madt(uint64_t rsdp_paddr, uint32_t* apic_ids, unsigned max) {
 }
 
 }  // namespace rt::internal
+
+const void* rt::acpi_table(const char* signature) {
+  using namespace internal;
+  const Rsdp* rsdp = find_rsdp(g_rsdp_paddr);
+  return rsdp ? find_table(rsdp, signature) : nullptr;
+}

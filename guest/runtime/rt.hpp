@@ -183,6 +183,11 @@ struct RamRange {
 unsigned free_ram(const RamRange** ranges);
 uintptr_t image_end();
 
+// ---- ACPI -----------------------------------------------------------------------------
+// The first ACPI table with this 4-character signature ("SRAT"), checksum
+// verified, or nullptr. After start-up (the runtime found the RSDP then).
+const void* acpi_table(const char* signature);
+
 }  // namespace rt
 
 extern "C" {

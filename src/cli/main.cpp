@@ -64,6 +64,7 @@ struct RunOptions {
   uint32_t nodes = 1;
   std::string placement;
   std::string transport = "shm";
+  uint32_t prefetch = 0;
   // `amalgam node` only: which node this process is, and every node's address.
   uint32_t node_id = 0;
   std::string addresses;
@@ -78,6 +79,7 @@ amalgam::machine::MachineConfig build_config(const RunOptions& o) {
   config.cmdline = o.cmdline;
   config.timeout_seconds = o.timeout;
   config.baseline_cpu = o.cpu == "baseline";
+  config.dsm_prefetch = o.prefetch;
   config.node_count = o.nodes;
   config.node_id = o.node_id;
   if (o.nodes > 1) {
@@ -166,6 +168,8 @@ void add_machine_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--placement", o.placement, "node of each vCPU, e.g. 0,1,1,0 (default: round-robin)");
   cmd->add_option("--transport", o.transport, "between nodes: shm (shared memory) or tcp")
       ->check(CLI::IsMember({"shm", "tcp"}));
+  cmd->add_option("--prefetch", o.prefetch, "DSM read-ahead: pages fetched after a remote read miss (0: off)")
+      ->check(CLI::Range(0u, 64u));
 }
 
 }  // namespace

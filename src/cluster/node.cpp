@@ -124,9 +124,15 @@ void ClusterNode::send(uint32_t to, const net::Message& message) { transport_->s
 void ClusterNode::attach_memory(const memory::GuestMemory& memory) {
   auto plan = machine::numa_plan(config_, memory.layout());
   uint32_t nodes = nodes_;
-  dsm::NodeProtocol protocol(self_, nodes_, [plan, nodes](dsm::PageNumber page) {
-    return machine::home_node(plan, page << 12, nodes);
-  });
+  dsm::NodeProtocol protocol(
+      self_, nodes_,
+      [plan, nodes, slots = memory.slots()](dsm::PageNumber page) {
+        uint64_t gpa = page << 12;
+        for (const auto& s : slots)
+          if (gpa >= s.gpa && gpa - s.gpa < s.size) return machine::home_node(plan, gpa, nodes);
+        return dsm::kMaxNodes;  // no such page: read-ahead stops here
+      },
+      dsm::Options{.prefetch = config_.dsm_prefetch});
   auto engine = std::make_unique<dsm::DsmEngine>(
       memory.slots(), std::move(protocol),
       [this](dsm::NodeId to, const dsm::Message& m) { send(to, net::DsmMessage{m}); },

@@ -32,6 +32,16 @@ struct EngineFault : std::logic_error {
 
 const std::array<std::byte, kPageSize> kZeroPage{};
 
+// Set while this thread runs some engine's protocol (a round, or an inline
+// deliver()): a message it sends to another engine of this process is then
+// queued there, not taken inline, so no thread holds two engines at once.
+thread_local bool t_working = false;
+
+struct Working {
+  Working() { t_working = true; }
+  ~Working() { t_working = false; }
+};
+
 }  // namespace
 
 DsmEngine::DsmEngine(std::vector<memory::HostSlot> ranges, NodeProtocol protocol, SendFunction send,
@@ -74,6 +84,7 @@ void DsmEngine::start() {
     started_ = true;
   }
   thread_ = std::thread([this] { run(); });
+  running_.store(true, std::memory_order_release);
 }
 
 void DsmEngine::stop() {
@@ -83,6 +94,7 @@ void DsmEngine::stop() {
   if (std::this_thread::get_id() == thread_.get_id()) return;
   signal();
   if (thread_.joinable()) thread_.join();
+  std::lock_guard work(work_mutex_);  // a deliver() taking a message inline finishes first
   stopped_.store(true, std::memory_order_release);
   if (released_) return;
   released_ = true;
@@ -92,6 +104,23 @@ void DsmEngine::stop() {
 }
 
 void DsmEngine::deliver(Message message) {
+  // The fault thread idle (blocked in poll()): take the message here, which
+  // saves waking it, one thread hand-over per message on the fault path.
+  std::unique_lock work(work_mutex_, std::defer_lock);
+  if (!t_working && work.try_lock() && running_.load(std::memory_order_acquire) && !stopping_.load(std::memory_order_acquire)) {
+    try {
+      Working working;
+      handle(message);
+      publish_stats();
+    } catch (const std::exception& e) {
+      // As on the fault thread: report, and the engine ends.
+      report(self_, fmt::format("DSM engine stopped: {}", e.what()));
+      stopping_.store(true, std::memory_order_release);
+      signal();
+    }
+    return;
+  }
+  if (work.owns_lock()) work.unlock();
   bool was_empty;
   {
     std::lock_guard lock(queue_mutex_);
@@ -148,6 +177,8 @@ void DsmEngine::round() {
     if (errno == EINTR) return;
     throw SystemError("poll(userfaultfd)", errno);
   }
+  std::lock_guard work(work_mutex_);
+  Working working;
   ++stats_.rounds;
   if (fds[1].revents & POLLIN) {
     uint64_t count;
@@ -161,16 +192,7 @@ void DsmEngine::round() {
     messages_.swap(queue_);
     ticket = sync_requested_;
   }
-  for (const Message& m : messages_) {
-    ++stats_.messages_delivered;
-    if (!locate_page(m.page).range) {
-      report(m.sender, fmt::format("node {} page {:#x}: {} for a page outside guest RAM", m.sender, m.page,
-                                   to_string(m.type)));
-      continue;
-    }
-    protocol_.on_message(m, actions_);
-    execute();
-  }
+  for (const Message& m : messages_) handle(m);
   messages_.clear();
 
   if ((fds[0].revents & POLLIN) || ticket != sync_taken_) {
@@ -186,6 +208,17 @@ void DsmEngine::round() {
   }
   sync_taken_ = ticket;
   publish_stats();
+}
+
+void DsmEngine::handle(const Message& m) {
+  ++stats_.messages_delivered;
+  if (!locate_page(m.page).range) {
+    report(m.sender, fmt::format("node {} page {:#x}: {} for a page outside guest RAM", m.sender, m.page,
+                                 to_string(m.type)));
+    return;
+  }
+  protocol_.on_message(m, actions_);
+  execute();
 }
 
 void DsmEngine::execute() {

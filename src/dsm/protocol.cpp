@@ -66,6 +66,7 @@ Counters& Counters::operator+=(const Counters& o) {
   messages_sent += o.messages_sent;
   messages_received += o.messages_received;
   protocol_errors += o.protocol_errors;
+  prefetches += o.prefetches;
   return *this;
 }
 
@@ -113,6 +114,7 @@ void NodeProtocol::on_fault(PageNumber page, Access access, std::vector<Action>&
     if (access == Access::Write && e.want == Access::Read) e.upgrade_after = true;
   } else {
     request(page, e, access, out);
+    if (options_.prefetch) prefetch_after(page, access, out);
   }
   drain(out);
 }
@@ -214,6 +216,26 @@ void NodeProtocol::request(PageNumber page, Local& e, Access access, std::vector
   e.have_data = false;
   e.data.clear();
   send(make(MessageType::Request, page, e.request, home_of_(page), self_, access), out);
+}
+
+void NodeProtocol::prefetch_after(PageNumber page, Access access, std::vector<Action>& out) {
+  // Reads: also when this node is the home, as the bytes may be on another
+  // node. Writes: only pages of this node's own directory that nobody has
+  // touched, which it zero-fills without a message and takes from no one.
+  NodeId home = home_of_(page);
+  if (access == Access::Write && home != self_) return;
+  for (uint32_t k = 1; k <= options_.prefetch; ++k) {
+    PageNumber next = page + k;
+    if (next < page || home_of_(next) != home) break;
+    auto it = local_.find(next);
+    if (it != local_.end() && (it->second.state != PageState::Invalid || it->second.pending)) continue;
+    if (access == Access::Write) {
+      auto d = directory_.find(next);
+      if (d != directory_.end() && (d->second.holders || d->second.active || !d->second.queue.empty())) continue;
+    }
+    ++counters_.prefetches;
+    request(next, it != local_.end() ? it->second : local_[next], access, out);
+  }
 }
 
 void NodeProtocol::on_grant(const Message& m, std::vector<Action>& out) {

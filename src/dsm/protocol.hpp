@@ -163,6 +163,7 @@ struct Counters {
   uint64_t messages_sent = 0;  // to other nodes; a node's messages to itself stay inside
   uint64_t messages_received = 0;
   uint64_t protocol_errors = 0;
+  uint64_t prefetches = 0;  // read requests sent ahead of a read miss (Options::prefetch)
 
   Counters& operator+=(const Counters& o);
 };
@@ -176,6 +177,17 @@ enum class Mutation : uint8_t {
 
 struct Options {
   Mutation mutation = Mutation::None;
+  // Read-ahead: a read miss also asks for up to this many following pages
+  // (page + 1, page + 2, ...) with the same home, each an ordinary read
+  // transaction that no thread waits for; pages this node holds or is
+  // fetching already are skipped, and it stops at the first page whose home
+  // differs (home_of() may name no node, >= node_count, for a page that does
+  // not exist). Also when this node is the home: the bytes may be elsewhere,
+  // and untouched pages then cost no message. A write miss on a page homed
+  // here likewise takes the following pages of this home that nobody has
+  // touched (its own directory says so) for writing: zero-filled here, no
+  // message, no other node's copy taken. 0: off.
+  uint32_t prefetch = 0;
 };
 
 class NodeProtocol {
@@ -248,6 +260,7 @@ class NodeProtocol {
 
   // Node role.
   void request(PageNumber page, Local& e, Access access, std::vector<Action>& out);
+  void prefetch_after(PageNumber page, Access access, std::vector<Action>& out);
   void on_grant(const Message& m, std::vector<Action>& out);
   void on_reply(const Message& m, std::vector<Action>& out);
   void on_forward(const Message& m, std::vector<Action>& out);

@@ -35,6 +35,7 @@ std::string replay_command(const SimConfig& c) {
   std::string cmd = fmt::format("dsm_sim --seed {} --nodes {} --pages {} --events {}", c.seed, c.nodes,
                                 c.pages, c.events);
   if (c.mutation != Mutation::None) cmd += fmt::format(" --mutation {}", to_string(c.mutation));
+  if (c.prefetch) cmd += fmt::format(" --prefetch {}", c.prefetch);
   return cmd;
 }
 
@@ -117,7 +118,7 @@ Simulation::Simulation(const SimConfig& c)
         return home;
       }()),
       cluster_(c.nodes, c.pages, [this](PageNumber p) { return p < home_.size() ? home_[p] : kMaxNodes; },
-               Options{c.mutation}),
+               Options{c.mutation, c.prefetch}),
       vcpus_of_(c.nodes, std::vector<Vcpu>(vcpus_)),
       latest_(c.pages),
       ever_mapped_(c.pages) {

@@ -33,6 +33,7 @@ struct SimConfig {
   uint32_t pages = 4;
   uint64_t events = 10'000;  // protocol events: faults and deliveries
   Mutation mutation = Mutation::None;
+  uint32_t prefetch = 0;  // Options::prefetch of every node
 };
 
 struct SimResult {

@@ -22,6 +22,7 @@ struct MachineConfig {
   double timeout_seconds = 0;  // 0: no limit
   bool baseline_cpu = false;
   bool forward_stdin = true;
+  uint32_t dsm_prefetch = 0;  // DSM read-ahead pages on a remote read miss (dsm::Options::prefetch)
 
   // One node of several: this process runs the vCPUs whose entry in
   // placement is node_id; node 0 also loads the guest and hosts the devices.

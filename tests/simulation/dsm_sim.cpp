@@ -4,6 +4,7 @@
 //   dsm_sim --seed S --sweep K --events E              K runs, seeds S..S+K-1,
 //                                                      nodes 2..8 and pages 1..16 by turns
 //   --mutation skip-ack|no-downgrade                   run a deliberately broken protocol
+//   --prefetch N                                       read N pages ahead on a remote read miss
 //   --expect-failure                                   succeed only if some run fails
 // Exit status 0 when every run passed (or, with --expect-failure, when one failed).
 #include <CLI/CLI.hpp>
@@ -30,6 +31,8 @@ int main(int argc, char** argv) {
   app.add_option("--sweep", sweep, "run this many seeds, varying nodes and pages");
   app.add_option("--mutation", mutation, "break the protocol on purpose")
       ->check(CLI::IsMember({"none", "skip-ack", "no-downgrade"}));
+  app.add_option("--prefetch", config.prefetch, "read-ahead pages on a remote read miss (0: off)")
+      ->check(CLI::Range(0u, 64u));
   app.add_flag("--expect-failure", expect_failure, "succeed only if a run fails");
   CLI11_PARSE(app, argc, argv);
   config.mutation = mutation == "skip-ack"       ? Mutation::SkipOneInvalidationAck

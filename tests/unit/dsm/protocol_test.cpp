@@ -289,3 +289,38 @@ TEST(DsmProtocol, HomeFaultsWhileARemoteTransactionRuns) {
   EXPECT_EQ(load(c, 0, 0), 11u);
   expect_clean(c);
 }
+
+TEST(DsmProtocol, PrefetchOnTheSameHomeOnlyAndWritesOnlyUntouchedLocalPages) {
+  // Pages 0..5 are homed on node 1, pages 6..7 on node 0; pages 8.. exist nowhere.
+  auto home = [](PageNumber p) -> NodeId { return p < 6 ? 1 : p < 8 ? 0 : kMaxNodes; };
+  Cluster c(2, 8, home, Options{.prefetch = 2});
+  for (PageNumber p = 0; p < 6; ++p) write(c, 1, p, 100 + p);
+  // Node 1's first writes (home 1, untouched) took the next two pages too.
+  EXPECT_EQ(c.node(1).counters().prefetches, 4u);
+  EXPECT_EQ(c.node(1).counters().write_faults, 2u);
+  EXPECT_EQ(c.node(1).counters().messages_sent, 0u);
+  read(c, 0, 0);  // and pages 1, 2 ahead
+  for (PageNumber p = 0; p < 3; ++p) {
+    EXPECT_EQ(c.mapping(0, p), Mapping::ReadOnly) << p;
+    EXPECT_EQ(load(c, 0, p), 100 + p);
+    EXPECT_EQ(c.mapping(1, p), Mapping::ReadOnly) << p;  // the owner was downgraded as for any read
+  }
+  EXPECT_EQ(c.mapping(0, 3), Mapping::None);
+  EXPECT_EQ(c.node(0).counters().prefetches, 2u);
+  read(c, 0, 2);  // mapped already: no request, no read-ahead
+  EXPECT_EQ(c.node(0).counters().prefetches, 2u);
+  write(c, 0, 4, 7);  // write misses do not read ahead
+  EXPECT_EQ(c.node(0).counters().prefetches, 2u);
+  read(c, 0, 3);  // page 4 is held, page 5 is fetched
+  EXPECT_EQ(c.mapping(0, 5), Mapping::ReadOnly);
+  EXPECT_EQ(c.node(0).counters().prefetches, 3u);
+  read(c, 1, 6);  // stops at page 8, which has no home
+  EXPECT_EQ(c.mapping(1, 7), Mapping::ReadOnly);
+  EXPECT_EQ(c.node(1).counters().prefetches, 5u);
+  read(c, 1, 7);
+  // A write miss at the home does not take page 7 from node 1, which holds it.
+  write(c, 0, 6, 9);
+  EXPECT_EQ(c.mapping(1, 7), Mapping::ReadOnly);
+  EXPECT_EQ(c.node(0).counters().prefetches, 3u);
+  expect_clean(c);
+}

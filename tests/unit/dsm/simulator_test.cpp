@@ -46,3 +46,15 @@ TEST(DsmSimulator, CatchesAnOwnerThatDoesNotDowngrade) {
 TEST(DsmSimulator, RejectsTooFewNodes) {
   EXPECT_THROW(simulate(SimConfig{.nodes = 1}), std::invalid_argument);
 }
+
+TEST(DsmSimulator, PassesWithPrefetch) {
+  uint64_t prefetches = 0;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    SimConfig c{.seed = seed, .nodes = 2 + static_cast<uint32_t>(seed % 4), .pages = 8, .events = 4000,
+                .prefetch = 1 + static_cast<uint32_t>(seed % 3)};
+    SimResult r = simulate(c);
+    ASSERT_TRUE(r.passed()) << to_string(r.outcome) << ": " << r.detail << "\n" << replay_command(c);
+    prefetches += r.totals.prefetches;
+  }
+  EXPECT_GT(prefetches, 0u);  // some layouts put neighbouring pages on one home
+}
