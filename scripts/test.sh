@@ -14,7 +14,8 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAMALGAM_SANITIZE=ON
 cmake --build build-asan -j "$jobs"
-ctest --test-dir build-asan --output-on-failure -j "$jobs" -L "unit|simulation|sanitized"
+LSAN_OPTIONS="suppressions=$PWD/tests/lsan-suppressions.txt" \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L "unit|simulation|sanitized"
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DAMALGAM_FUZZ=ON \
   -DAMALGAM_FUZZ_SECONDS="${AMALGAM_FUZZ_SECONDS:-60}"
