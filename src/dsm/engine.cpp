@@ -106,8 +106,11 @@ void DsmEngine::stop() {
 void DsmEngine::deliver(Message message) {
   // The fault thread idle (blocked in poll()): take the message here, which
   // saves waking it, one thread hand-over per message on the fault path.
+  // Only with nothing queued: an earlier message still waiting for the fault
+  // thread must be handled first, so messages keep their arrival order.
   std::unique_lock work(work_mutex_, std::defer_lock);
-  if (!t_working && work.try_lock() && running_.load(std::memory_order_acquire) && !stopping_.load(std::memory_order_acquire)) {
+  if (!t_working && work.try_lock() && running_.load(std::memory_order_acquire) &&
+      !stopping_.load(std::memory_order_acquire) && queue_is_empty()) {
     try {
       Working working;
       handle(message);
@@ -130,6 +133,11 @@ void DsmEngine::deliver(Message message) {
   // The fault thread empties the whole queue after it reads the eventfd, so
   // only the first message after an emptying needs to signal.
   if (was_empty) signal();
+}
+
+bool DsmEngine::queue_is_empty() {
+  std::lock_guard lock(queue_mutex_);
+  return queue_.empty();
 }
 
 void DsmEngine::signal() {

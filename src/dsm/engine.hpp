@@ -140,6 +140,7 @@ class DsmEngine {
   };
 
   void signal();  // wakes the fault thread
+  bool queue_is_empty();
   void run();
   void round();
   void handle(const Message& m);
