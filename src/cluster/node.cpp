@@ -126,11 +126,10 @@ void ClusterNode::attach_memory(const memory::GuestMemory& memory) {
   uint32_t nodes = nodes_;
   dsm::NodeProtocol protocol(
       self_, nodes_,
-      [plan, nodes, slots = memory.slots()](dsm::PageNumber page) {
+      [plan, nodes, layout = memory.layout()](dsm::PageNumber page) {
         uint64_t gpa = page << 12;
-        for (const auto& s : slots)
-          if (gpa >= s.gpa && gpa - s.gpa < s.size) return machine::home_node(plan, gpa, nodes);
-        return dsm::kMaxNodes;  // no such page: read-ahead stops here
+        if (!layout.is_ram(gpa, dsm::kPageSize)) return dsm::kMaxNodes;  // no such page: read-ahead stops here
+        return machine::home_node(plan, gpa, nodes);
       },
       dsm::Options{.prefetch = config_.dsm_prefetch});
   auto engine = std::make_unique<dsm::DsmEngine>(
