@@ -65,6 +65,7 @@ struct RunOptions {
   std::string placement;
   std::string transport = "shm";
   uint32_t prefetch = 0;
+  uint32_t claim = 64;
   // `amalgam node` only: which node this process is, and every node's address.
   uint32_t node_id = 0;
   std::string addresses;
@@ -80,6 +81,7 @@ amalgam::machine::MachineConfig build_config(const RunOptions& o) {
   config.timeout_seconds = o.timeout;
   config.baseline_cpu = o.cpu == "baseline";
   config.dsm_prefetch = o.prefetch;
+  config.dsm_claim = o.claim;
   config.node_count = o.nodes;
   config.node_id = o.node_id;
   if (o.nodes > 1) {
@@ -170,6 +172,10 @@ void add_machine_options(CLI::App* cmd, RunOptions& o) {
       ->check(CLI::IsMember({"shm", "tcp"}));
   cmd->add_option("--prefetch", o.prefetch, "DSM read-ahead: pages fetched after a remote read miss (0: off)")
       ->check(CLI::Range(0u, 64u));
+  cmd->add_option("--claim", o.claim,
+                  "DSM first touch: untouched pages of the same home taken with the faulting one (0: off)")
+      ->check(CLI::Range(0u, 512u))
+      ->capture_default_str();
 }
 
 }  // namespace

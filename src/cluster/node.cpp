@@ -131,7 +131,7 @@ void ClusterNode::attach_memory(const memory::GuestMemory& memory) {
         if (!layout.is_ram(gpa, dsm::kPageSize)) return dsm::kMaxNodes;  // no such page: read-ahead stops here
         return machine::home_node(plan, gpa, nodes);
       },
-      dsm::Options{.prefetch = config_.dsm_prefetch});
+      dsm::Options{.prefetch = config_.dsm_prefetch, .claim = config_.dsm_claim});
   auto engine = std::make_unique<dsm::DsmEngine>(
       memory.slots(), std::move(protocol),
       [this](dsm::NodeId to, const dsm::Message& m) { send(to, net::DsmMessage{m}); },

@@ -30,7 +30,10 @@ struct EngineFault : std::logic_error {
   using std::logic_error::logic_error;
 };
 
-const std::array<std::byte, kPageSize> kZeroPage{};
+// The source of zero fills: as many pages as one run may have. Never
+// written, so its pages stay the kernel's shared zero page.
+constexpr size_t kZeroRunPages = 512;
+const std::array<std::byte, kZeroRunPages * kPageSize> kZeros{};
 
 // Set while this thread runs some engine's protocol (a round, or an inline
 // deliver()): a message it sends to another engine of this process is then
@@ -230,8 +233,16 @@ void DsmEngine::handle(const Message& m) {
 }
 
 void DsmEngine::execute() {
-  for (Action& action : actions_) std::visit([this](auto& a) { execute(a); }, action);
+  for (size_t i = 0; i < actions_.size(); ++i) {
+    if (auto* map = std::get_if<MapPage>(&actions_[i]);
+        map && map->fill == MapPage::Fill::Zero && map->protection == Protection::ReadWrite &&
+        !(map->page >= run_begin_ && map->page < run_end_)) {
+      map_zero_run(i);
+    }
+    std::visit([this](auto& a) { execute(a); }, actions_[i]);
+  }
   actions_.clear();
+  run_begin_ = run_end_ = 0;
   just_mapped_ = ~PageNumber{0};  // a later WakeWaiters (a spurious fault) must wake
 }
 
@@ -247,6 +258,30 @@ void DsmEngine::execute(SendMessage& a) {
   send_(a.message.destination, a.message);
 }
 
+void DsmEngine::map_zero_run(size_t first) {
+  const auto& head = std::get<MapPage>(actions_[first]);
+  Located at = locate_page(head.page);
+  if (!at.range || at.mapped() != kNone) return;  // execute(MapPage) reports it
+  // The protocol emits a run as MapPage p, WakeWaiters p, MapPage p + 1, ...
+  uint64_t pages = 1;
+  for (size_t i = first + 1; i < actions_.size() && pages < kZeroRunPages; ++i) {
+    if (auto* wake = std::get_if<WakeWaiters>(&actions_[i])) {
+      if (wake->page == head.page + pages - 1) continue;
+      break;
+    }
+    auto* next = std::get_if<MapPage>(&actions_[i]);
+    if (!next || next->page != head.page + pages || next->fill != MapPage::Fill::Zero ||
+        next->protection != Protection::ReadWrite || at.index + pages >= at.range->mapped.size() ||
+        at.range->mapped[at.index + pages] != kNone)
+      break;
+    ++pages;
+  }
+  if (!uffd_.copy(at.host(), kZeros.data(), pages * kPageSize, /*write_protect=*/false))
+    throw EngineFault(fmt::format("page {:#x}: already populated when mapped", head.page));
+  run_begin_ = head.page;
+  run_end_ = head.page + pages;
+}
+
 void DsmEngine::execute(MapPage& a) {
   Located at = locate_page(a.page);
   if (!at.range) throw EngineFault(fmt::format("page {:#x}: mapped outside guest RAM", a.page));
@@ -256,10 +291,10 @@ void DsmEngine::execute(MapPage& a) {
     case MapPage::Fill::Zero:
     case MapPage::Fill::Bytes:
       if (at.mapped() != kNone) throw EngineFault(fmt::format("page {:#x}: mapped twice", a.page));
-      if (a.fill == MapPage::Fill::Zero && !read_only) {
-        done = uffd_.zeropage(at.host(), kPageSize);
+      if (a.page >= run_begin_ && a.page < run_end_) {
+        // Mapped (and its waiters woken) by map_zero_run().
       } else {
-        const void* src = a.fill == MapPage::Fill::Zero ? kZeroPage.data() : a.bytes.data();
+        const void* src = a.fill == MapPage::Fill::Zero ? kZeros.data() : a.bytes.data();
         if (a.fill == MapPage::Fill::Bytes && a.bytes.size() != kPageSize)
           throw EngineFault(fmt::format("page {:#x}: {} bytes to map", a.page, a.bytes.size()));
         done = uffd_.copy(at.host(), src, kPageSize, read_only);

@@ -22,7 +22,16 @@
 //
 // Mapping, per DESIGN decision 2 (Invalid: not mapped, userfaultfd MISSING;
 // Shared: mapped write-protected, userfaultfd WP; Exclusive: read-write):
-//   MapPage Zero, read-write -> UFFDIO_ZEROPAGE
+//   MapPage Zero, read-write -> UFFDIO_COPY of zeros: the page is allocated
+//                               now, on the fault thread. UFFDIO_ZEROPAGE
+//                               would map the shared zero page, and the
+//                               guest's first write would then replace it
+//                               (copy-on-write), which invalidates KVM's
+//                               mapping of it through the MMU notifier: a
+//                               second, costlier fault per page. A run of
+//                               such actions on consecutive pages (a first
+//                               touch that claims pages, Options::claim) is
+//                               one ioctl.
 //   MapPage Zero, read-only  -> UFFDIO_COPY of a zero page with
 //                               UFFDIO_COPY_MODE_WP (UFFDIO_ZEROPAGE has no
 //                               WP mode, and ZEROPAGE + WRITEPROTECT would
@@ -147,6 +156,9 @@ class DsmEngine {
   void execute();
   void execute(SendMessage& a);
   void execute(MapPage& a);
+  // From actions_[first], a MapPage Zero read-write: maps it and the run of
+  // such MapPages on the following pages that comes after it with one ioctl.
+  void map_zero_run(size_t first);
   void execute(const WriteProtect& a);
   void execute(const DropPage& a);
   void execute(const WakeWaiters& a);
@@ -178,6 +190,9 @@ class DsmEngine {
   std::vector<Message> messages_;
   EngineStats stats_;
   PageNumber just_mapped_ = ~PageNumber{0};  // mapped (and woken) by the last MapPage
+  // Pages [run_begin_, run_end_) were mapped ahead by map_zero_run(); their
+  // own MapPage actions only record that.
+  PageNumber run_begin_ = 0, run_end_ = 0;
 
   uint64_t sync_taken_ = 0;  // the last sync() ticket a round took
 

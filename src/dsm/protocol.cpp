@@ -67,6 +67,7 @@ Counters& Counters::operator+=(const Counters& o) {
   messages_received += o.messages_received;
   protocol_errors += o.protocol_errors;
   prefetches += o.prefetches;
+  claims += o.claims;
   return *this;
 }
 
@@ -113,7 +114,9 @@ void NodeProtocol::on_fault(PageNumber page, Access access, std::vector<Action>&
     ++counters_.coalesced_faults;
     if (access == Access::Write && e.want == Access::Read) e.upgrade_after = true;
   } else {
-    request(page, e, access, out);
+    bool first_touch = options_.claim && untouched_here(page);
+    request(page, e, first_touch ? Access::Write : access, out);
+    if (first_touch) claim_after(page, out);
     if (options_.prefetch) prefetch_after(page, access, out);
   }
   drain(out);
@@ -235,6 +238,25 @@ void NodeProtocol::prefetch_after(PageNumber page, Access access, std::vector<Ac
     }
     ++counters_.prefetches;
     request(next, it != local_.end() ? it->second : local_[next], access, out);
+  }
+}
+
+bool NodeProtocol::untouched_here(PageNumber page) const {
+  if (home_of_(page) != self_) return false;
+  auto d = directory_.find(page);
+  return d == directory_.end() || (d->second.holders == 0 && !d->second.active && d->second.queue.empty());
+}
+
+void NodeProtocol::claim_after(PageNumber page, std::vector<Action>& out) {
+  // A contiguous run: it ends at the first page another home has, or that
+  // this node or any other has touched or asked for.
+  for (uint32_t k = 1; k <= options_.claim; ++k) {
+    PageNumber next = page + k;
+    if (next < page || !untouched_here(next)) break;
+    Local& e = local_[next];
+    if (e.state != PageState::Invalid || e.pending) break;
+    ++counters_.claims;
+    request(next, e, Access::Write, out);
   }
 }
 

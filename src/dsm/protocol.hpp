@@ -164,6 +164,7 @@ struct Counters {
   uint64_t messages_received = 0;
   uint64_t protocol_errors = 0;
   uint64_t prefetches = 0;  // read requests sent ahead of a read miss (Options::prefetch)
+  uint64_t claims = 0;      // untouched pages of this home taken after a first touch (Options::claim)
 
   Counters& operator+=(const Counters& o);
 };
@@ -188,6 +189,14 @@ struct Options {
   // touched (its own directory says so) for writing: zero-filled here, no
   // message, no other node's copy taken. 0: off.
   uint32_t prefetch = 0;
+  // First touch: a fault on a page homed here that no node has touched takes
+  // it Exclusive even for a read (nobody else can hold a copy to downgrade,
+  // as with MESI's E state), and takes the following pages up to this many
+  // while they are untouched and homed here too: zero-filled locally, no
+  // message, one fault for a run of pages instead of one per page. A guest
+  // that keeps its data on its own NUMA node then pays the fault path once
+  // per run. 0: off (each page on its own fault, reads Shared).
+  uint32_t claim = 0;
 };
 
 class NodeProtocol {
@@ -261,6 +270,8 @@ class NodeProtocol {
   // Node role.
   void request(PageNumber page, Local& e, Access access, std::vector<Action>& out);
   void prefetch_after(PageNumber page, Access access, std::vector<Action>& out);
+  void claim_after(PageNumber page, std::vector<Action>& out);
+  bool untouched_here(PageNumber page) const;
   void on_grant(const Message& m, std::vector<Action>& out);
   void on_reply(const Message& m, std::vector<Action>& out);
   void on_forward(const Message& m, std::vector<Action>& out);

@@ -36,6 +36,7 @@ std::string replay_command(const SimConfig& c) {
                                 c.pages, c.events);
   if (c.mutation != Mutation::None) cmd += fmt::format(" --mutation {}", to_string(c.mutation));
   if (c.prefetch) cmd += fmt::format(" --prefetch {}", c.prefetch);
+  if (c.claim) cmd += fmt::format(" --claim {}", c.claim);
   return cmd;
 }
 
@@ -118,7 +119,7 @@ Simulation::Simulation(const SimConfig& c)
         return home;
       }()),
       cluster_(c.nodes, c.pages, [this](PageNumber p) { return p < home_.size() ? home_[p] : kMaxNodes; },
-               Options{c.mutation, c.prefetch}),
+               Options{c.mutation, c.prefetch, c.claim}),
       vcpus_of_(c.nodes, std::vector<Vcpu>(vcpus_)),
       latest_(c.pages),
       ever_mapped_(c.pages) {

@@ -34,6 +34,7 @@ struct SimConfig {
   uint64_t events = 10'000;  // protocol events: faults and deliveries
   Mutation mutation = Mutation::None;
   uint32_t prefetch = 0;  // Options::prefetch of every node
+  uint32_t claim = 0;     // Options::claim of every node
 };
 
 struct SimResult {

@@ -23,6 +23,7 @@ struct MachineConfig {
   bool baseline_cpu = false;
   bool forward_stdin = true;
   uint32_t dsm_prefetch = 0;  // DSM read-ahead pages on a remote read miss (dsm::Options::prefetch)
+  uint32_t dsm_claim = 0;     // DSM first-touch run of untouched home pages (dsm::Options::claim)
 
   // One node of several: this process runs the vCPUs whose entry in
   // placement is node_id; node 0 also loads the guest and hosts the devices.

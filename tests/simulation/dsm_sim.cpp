@@ -5,6 +5,7 @@
 //                                                      nodes 2..8 and pages 1..16 by turns
 //   --mutation skip-ack|no-downgrade                   run a deliberately broken protocol
 //   --prefetch N                                       read N pages ahead on a remote read miss
+//   --claim N                                          first touch takes N untouched home pages after the faulting one
 //   --expect-failure                                   succeed only if some run fails
 // Exit status 0 when every run passed (or, with --expect-failure, when one failed).
 #include <CLI/CLI.hpp>
@@ -33,6 +34,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "skip-ack", "no-downgrade"}));
   app.add_option("--prefetch", config.prefetch, "read-ahead pages on a remote read miss (0: off)")
       ->check(CLI::Range(0u, 64u));
+  app.add_option("--claim", config.claim, "untouched home pages taken after a first touch (0: off)")
+      ->check(CLI::Range(0u, 512u));
   app.add_flag("--expect-failure", expect_failure, "succeed only if a run fails");
   CLI11_PARSE(app, argc, argv);
   config.mutation = mutation == "skip-ack"       ? Mutation::SkipOneInvalidationAck

@@ -107,13 +107,13 @@ struct RecordedError {
   ProtocolError error;
 };
 
-// Page p's home is node p % nodes.
+// Page p's home is node p % nodes; pages outside both ranges have none.
 class EngineCluster {
  public:
   static constexpr uint64_t kHighGpa = 4ull << 30;
 
   explicit EngineCluster(uint32_t nodes, Bus::Mode mode = Bus::Mode::Direct, uint64_t seed = 1,
-                         size_t pages_per_range = 32)
+                         size_t pages_per_range = 32, Options options = {})
       : bus_(mode, seed), pages_per_range_(pages_per_range) {
     std::vector<DsmEngine*> engines;
     for (NodeId n = 0; n < nodes; ++n) {
@@ -122,7 +122,11 @@ class EngineCluster {
       node->high = Mapping::anonymous(pages_per_range * kPageSize);
       std::vector<memory::HostSlot> ranges{{0, node->low.size(), node->low.data()},
                                            {kHighGpa, node->high.size(), node->high.data()}};
-      NodeProtocol protocol(n, nodes, [nodes](PageNumber p) { return static_cast<NodeId>(p % nodes); });
+      auto home = [nodes, pages_per_range](PageNumber p) {
+        bool ram = p < pages_per_range || (p >= (kHighGpa >> 12) && p - (kHighGpa >> 12) < pages_per_range);
+        return ram ? static_cast<NodeId>(p % nodes) : kMaxNodes;
+      };
+      NodeProtocol protocol(n, nodes, home, options);
       node->engine = std::make_unique<DsmEngine>(
           std::move(ranges), std::move(protocol), [this](NodeId to, const Message& m) { bus_.send(to, m); },
           [this, n](const ProtocolError& e) {

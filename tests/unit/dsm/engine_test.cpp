@@ -51,6 +51,34 @@ TEST(DsmEngine, FirstTouchAtTheHomeIsZeroFilledWithoutMessages) {
   EXPECT_TRUE(c.errors().empty());
 }
 
+TEST(DsmEngine, FirstTouchClaimsARunOfUntouchedPagesWithOneFault) {
+  // One node: every page is homed here. Options::claim 8.
+  EngineCluster c(1, Bus::Mode::Direct, 1, 32, Options{.claim = 8});
+  on_thread([&] {
+    EXPECT_EQ(load(c.at(0, 0)), 0u);  // a read takes page 0 Exclusive, and pages 1..8
+    for (size_t i = 0; i <= 8; ++i) store(c.at(0, i), 100 + i);  // no fault at all
+  });
+  EngineStats s = c.settled_stats(0);
+  EXPECT_EQ(s.missing_faults, 1u);
+  EXPECT_EQ(s.wp_faults, 0u);
+  EXPECT_EQ(s.protocol.claims, 8u);
+  EXPECT_EQ(s.zero_maps, 9u);
+  EXPECT_EQ(s.upgrades, 0u);
+  on_thread([&] {
+    store(c.at(0, 12), 1);           // claims 13..20
+    EXPECT_EQ(load(c.at(0, 9)), 0u);  // claims 10, 11: the run ends at page 12, touched
+    EXPECT_EQ(load(c.at(0, 28)), 0u);  // claims 29..31: page 32 is no RAM
+  });
+  s = c.settled_stats(0);
+  EXPECT_EQ(s.missing_faults, 4u);
+  EXPECT_EQ(s.protocol.claims, 8u + 8u + 2u + 3u);
+  EXPECT_EQ(s.zero_maps, 9u + 9u + 3u + 4u);
+  for (size_t i = 0; i <= 8; ++i) EXPECT_EQ(load(c.at(0, i)), 100 + i);
+  EXPECT_EQ(load(c.at(0, 12)), 1u);
+  EXPECT_EQ(c.engine(0).stats().missing_faults, 4u);  // those reads did not fault
+  EXPECT_TRUE(c.errors().empty());
+}
+
 TEST(DsmEngine, RemoteReadsSeeBytesWrittenElsewhereAndWritesInvalidateThem) {
   EngineCluster c(3);
   ASSERT_EQ(c.home_of(3), 0u);

@@ -290,6 +290,32 @@ TEST(DsmProtocol, HomeFaultsWhileARemoteTransactionRuns) {
   expect_clean(c);
 }
 
+TEST(DsmProtocol, FirstTouchAtTheHomeClaimsTheUntouchedRunThatFollows) {
+  // Pages 0..7 are homed on node 0, pages 8..11 on node 1; pages 12.. exist nowhere.
+  auto home = [](PageNumber p) -> NodeId { return p < 8 ? 0 : p < 12 ? 1 : kMaxNodes; };
+  Cluster c(2, 12, home, Options{.claim = 3});
+  write(c, 1, 2, 5);  // node 1 asks the home for page 2: no claim, it is not node 1's home
+  EXPECT_EQ(c.node(1).counters().claims, 0u);
+  read(c, 0, 0);  // a read of an untouched home page: Exclusive, and page 1; page 2 is touched
+  EXPECT_EQ(c.mapping(0, 0), Mapping::ReadWrite);
+  EXPECT_EQ(c.mapping(0, 1), Mapping::ReadWrite);
+  EXPECT_EQ(c.node(0).counters().claims, 1u);
+  read(c, 0, 3);  // claims 4, 5, 6
+  for (PageNumber p = 3; p < 7; ++p) EXPECT_EQ(c.mapping(0, p), Mapping::ReadWrite) << p;
+  EXPECT_EQ(c.mapping(0, 7), Mapping::None);
+  EXPECT_EQ(c.node(0).counters().claims, 4u);
+  read(c, 0, 7);  // the run ends where node 1's home begins
+  EXPECT_EQ(c.node(0).counters().claims, 4u);
+  read(c, 1, 8);  // node 1's first touch of its own page claims 9..11 and stops at 12
+  EXPECT_EQ(c.node(1).counters().claims, 4u - 1u);
+  EXPECT_EQ(c.mapping(1, 11), Mapping::ReadWrite);
+  read(c, 1, 4);  // a claimed page is an ordinary Exclusive page: node 0 supplies it
+  EXPECT_EQ(c.mapping(0, 4), Mapping::ReadOnly);
+  EXPECT_EQ(load(c, 1, 4), 0u);
+  EXPECT_EQ(c.node(0).counters().messages_sent, 2u);  // the Grants of pages 2 and 4
+  expect_clean(c);
+}
+
 TEST(DsmProtocol, PrefetchOnTheSameHomeOnlyAndWritesOnlyUntouchedLocalPages) {
   // Pages 0..5 are homed on node 1, pages 6..7 on node 0; pages 8.. exist nowhere.
   auto home = [](PageNumber p) -> NodeId { return p < 6 ? 1 : p < 8 ? 0 : kMaxNodes; };

@@ -58,3 +58,15 @@ TEST(DsmSimulator, PassesWithPrefetch) {
   }
   EXPECT_GT(prefetches, 0u);  // some layouts put neighbouring pages on one home
 }
+
+TEST(DsmSimulator, PassesWithFirstTouchClaims) {
+  uint64_t claims = 0;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    SimConfig c{.seed = seed, .nodes = 2 + static_cast<uint32_t>(seed % 4), .pages = 8, .events = 4000,
+                .prefetch = static_cast<uint32_t>(seed % 2), .claim = 1 + static_cast<uint32_t>(seed % 5)};
+    SimResult r = simulate(c);
+    ASSERT_TRUE(r.passed()) << to_string(r.outcome) << ": " << r.detail << "\n" << replay_command(c);
+    claims += r.totals.claims;
+  }
+  EXPECT_GT(claims, 0u);
+}
