@@ -65,7 +65,11 @@ DsmEngine::DsmEngine(std::vector<memory::HostSlot> ranges, NodeProtocol protocol
   }
   uffd_.api(UFFD_FEATURE_PAGEFAULT_FLAG_WP);
   for (const auto& r : ranges_) {
-    // Every page starts Invalid: nothing may be mapped there.
+    // Every page starts Invalid: nothing may be mapped there. Pages are
+    // mapped one by one, so no transparent huge page may stand for 512 of
+    // them (EINVAL: a host without THP, nothing to turn off).
+    if (::madvise(r.slot.host, r.slot.size, MADV_NOHUGEPAGE) != 0 && errno != EINVAL)
+      throw SystemError("madvise(MADV_NOHUGEPAGE)", errno);
     check_syscall(::madvise(r.slot.host, r.slot.size, MADV_DONTNEED), "madvise(MADV_DONTNEED)");
     uffd_.register_range(r.slot.host, r.slot.size, /*missing=*/true, /*wp=*/true);
   }
