@@ -87,7 +87,9 @@ def main():
     a = ap.parse_args()
     out = Path(a.results)
 
-    faults = {t: fault_results(out, t) for t in ("shm", "tcp")}
+    # shmpoll: shared memory with the receive threads polling 200 us before
+    # they sleep (--busy-poll-us), raw round trip measured the same way.
+    faults = {t: fault_results(out, t) for t in ("shm", "shmpoll", "tcp")}
 
     # Each guest benchmark: its successful runs' figures, and how many ran and failed.
     names = ("seqread_1node seqread_2nodes seqread_2nodes_prefetch numalocal_1node numalocal_2nodes "
@@ -165,19 +167,23 @@ def main():
     r["wall_ratio"] = ratio(r["amalgam_wall_s"], r["qemu_wall_s"])
     r["guest_ratio"] = ratio(r["amalgam_guest_us"], r["qemu_guest_us"])
 
-    shm = faults["shm"]
-    if "read_miss" in shm:
-        limit = shm["local_floor"]["p50_us"] + 2 * shm["raw_round_trip_4k"]["p50_us"]
-        read_goal = {"measured_us": shm["read_miss"]["p50_us"], "limit_us": round(limit, 2),
-                     "met": shm["read_miss"]["p50_us"] <= limit}
-    else:
-        read_goal = {"measured_us": None, "limit_us": None, "met": False}
+    def read_goal_of(x):
+        if "read_miss" not in x:
+            return {"measured_us": None, "limit_us": None, "met": False}
+        limit = x["local_floor"]["p50_us"] + 2 * x["raw_round_trip_4k"]["p50_us"]
+        return {"measured_us": x["read_miss"]["p50_us"], "limit_us": round(limit, 2),
+                "met": x["read_miss"]["p50_us"] <= limit}
+
+    read_goal = read_goal_of(faults["shm"])
+    read_goal["configuration"] = "shm, receive threads sleep when idle (the default)"
+    read_goal["busy_poll"] = read_goal_of(faults["shmpoll"])
+    read_goal["busy_poll"]["configuration"] = "shm, receive threads poll 200 us before they sleep"
     results["goals"] = {
         "read_miss_shm_within_floor_plus_2rtt": read_goal,
         "numa_scaling_2_nodes_at_least_0_9": {
-            "measured": s["ratio_prefetch"], "configuration": "2 nodes with --prefetch (the optimised fault path)",
-            "measured_default": s["ratio"], "met_default": s["ratio"] is not None and s["ratio"] >= 0.9,
-            "limit": 0.9, "met": s["ratio_prefetch"] is not None and s["ratio_prefetch"] >= 0.9},
+            "measured": s["ratio"], "configuration": "2 nodes, default options (first-touch claims on)",
+            "measured_prefetch": s["ratio_prefetch"],
+            "limit": 0.9, "met": s["ratio"] is not None and s["ratio"] >= 0.9},
         "one_node_within_10pct_of_qemu": {
             "measured": r["guest_ratio"], "limit": 1.1,
             "basis": "the guest's own time for its workload (TSC); whole-run wall times are in reference_vmm, but "
@@ -192,12 +198,14 @@ def main():
         return "n/a" if v is None else fmt.format(v)
 
     rows = [("benchmark", "configuration", "figure")]
-    for t in ("shm", "tcp"):
+    for t in ("shm", "shmpoll", "tcp"):
         x = faults[t]
         if "read_miss" not in x:
             rows.append((f"fault latency {t}", "", "no successful run"))
             continue
         cfg = f"2 engines over UCX {x['ucx_tls']}, {x['config']['pages_per_round']} pages x {x['config']['rounds']} rounds"
+        if x["config"]["busy_poll_us"]:
+            cfg += f", receivers poll {x['config']['busy_poll_us']} us before sleeping"
         for k, label in (("raw_round_trip_4k", "raw 4 KiB round trip"), ("local_floor", "local floor (no network)"),
                          ("read_miss", "remote read miss"), ("write_miss", "remote write miss"),
                          ("upgrade", "write upgrade S->E")):
@@ -234,10 +242,12 @@ def main():
         print("| " + " | ".join(row) + " |")
     print("\n| goal | measured | met |\n|---|---|---|")
     g = results["goals"]
+    bp = read_goal["busy_poll"]
     print(f"| remote read miss (shm) <= local floor + 2 x raw round trip | {f(read_goal['measured_us'])} us <= "
-          f"{f(read_goal['limit_us'])} us | {'yes' if read_goal['met'] else 'no'} |")
-    print(f"| NUMA-local scaling, 2 nodes (--prefetch) / 1 node >= 0.9 | {f(s['ratio_prefetch'], '{:.2f}')} "
-          f"(without prefetch {f(s['ratio'], '{:.2f}')}) | "
+          f"{f(read_goal['limit_us'])} us; receivers polling: {f(bp['measured_us'])} us <= {f(bp['limit_us'])} us | "
+          f"{'yes' if read_goal['met'] else 'no'}; polling: {'yes' if bp['met'] else 'no'} |")
+    print(f"| NUMA-local scaling, 2 nodes / 1 node >= 0.9 | {f(s['ratio'], '{:.2f}')} "
+          f"(with --prefetch {f(s['ratio_prefetch'], '{:.2f}')}) | "
           f"{'yes' if g['numa_scaling_2_nodes_at_least_0_9']['met'] else 'no'} |")
     print(f"| amalgam 1 node / QEMU, guest workload time <= 1.1 | {f(r['guest_ratio'], '{:.2f}')} | "
           f"{'yes' if g['one_node_within_10pct_of_qemu']['met'] else 'no'} |")

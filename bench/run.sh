@@ -13,7 +13,8 @@
 # Google Benchmark, python3) when missing, builds what it runs into
 # BUILD_DIR (default build), then runs:
 #   1. bench_dsm_protocol (Google Benchmark): per-event cost of the protocol
-#   2. amalgam-fault-bench: fault latency over UCX shm and tcp, with the raw
+#   2. amalgam-fault-bench: fault latency over UCX shm (receive threads that
+#      sleep when idle, and that poll 200 us first) and tcp, with the raw
 #      4 KiB round trip and the local floor measured in the same run
 #   3. guests on amalgam, 1 node against 2 nodes (page throughput, NUMA-local
 #      scaling, a shared counter, IPI round trip) and on QEMU/KVM
@@ -92,8 +93,11 @@ am() { "$amalgam" run --timeout 300 "$@"; }
 
 for ((r = 1; r <= repeats; r++)); do
   echo "bench: round $r of $repeats" >&2
-  for t in shm tcp; do
-    "$build/bench/amalgam-fault-bench" --transport "$t" "${fault_args[@]}" >"$out/fault_${t}_$r.json" \
+  # shmpoll: shared memory with receive threads that poll 200 us before they sleep.
+  for t in shm shmpoll tcp; do
+    args=(--transport "${t%poll}")
+    [[ $t == shmpoll ]] && args+=(--busy-poll-us 200)
+    "$build/bench/amalgam-fault-bench" "${args[@]}" "${fault_args[@]}" >"$out/fault_${t}_$r.json" \
       2>"$out/fault_${t}_$r.err" || echo "bench: fault bench $t failed (see $out/fault_${t}_$r.err)" >&2
   done
   # Each pair runs back to back, so that what else the machine does weighs on both alike.

@@ -66,6 +66,7 @@ struct RunOptions {
   std::string transport = "shm";
   uint32_t prefetch = 0;
   uint32_t claim = 64;
+  uint32_t busy_poll = 0;
   // `amalgam node` only: which node this process is, and every node's address.
   uint32_t node_id = 0;
   std::string addresses;
@@ -176,6 +177,10 @@ void add_machine_options(CLI::App* cmd, RunOptions& o) {
                   "DSM first touch: untouched pages of the same home taken with the faulting one (0: off)")
       ->check(CLI::Range(0u, 512u))
       ->capture_default_str();
+  cmd->add_option("--busy-poll", o.busy_poll,
+                  "microseconds a node keeps polling for messages before it sleeps (lower latency, more CPU)")
+      ->check(CLI::Range(0u, 1'000'000u))
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -214,7 +219,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (e820->parsed()) return print_e820(o);
-    if (node->parsed()) return amalgam::cli::run_node(build_config(o), o.addresses, o.transport, o.stats,
+    if (node->parsed()) return amalgam::cli::run_node(build_config(o), o.addresses, o.transport, o.busy_poll, o.stats,
                                                           o.report_fd);
     if (o.nodes > 1) {
       build_config(o);  // bad input is reported once, here, not by every node

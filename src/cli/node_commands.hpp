@@ -15,6 +15,6 @@ int launch_nodes(int argc, char** argv, uint32_t nodes, const std::string& trans
 // Runs this process as one node; addresses: "host:port,host:port,...".
 // report_fd >= 0: the launcher's report pipe takes the failure line.
 int run_node(amalgam::machine::MachineConfig config, const std::string& addresses, const std::string& transport,
-             bool stats, int report_fd);
+             uint32_t busy_poll_us, bool stats, int report_fd);
 
 }  // namespace amalgam::cli

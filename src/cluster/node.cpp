@@ -96,6 +96,7 @@ ClusterNode::ClusterNode(const machine::MachineConfig& config, const NodeOptions
   t.kind = options.transport == "tcp" ? net::UcxTransport::Kind::Tcp : net::UcxTransport::Kind::SharedMemory;
   t.addresses = options.addresses;
   t.build_id = kBuildId;
+  t.busy_poll = options.busy_poll;
   transport_ = std::make_unique<net::UcxTransport>(t);
   last_heard_.assign(nodes_, Clock::now());
   receiver_ = std::thread([this] { receive_loop(); });

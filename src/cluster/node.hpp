@@ -27,6 +27,11 @@ inline constexpr std::chrono::milliseconds kIoTimeout{4000};
 struct NodeOptions {
   std::vector<std::string> addresses;  // "host:port" of every node, in node order
   std::string transport = "shm";       // "shm" or "tcp"
+  // The receive thread keeps polling the transport this long after its last
+  // frame before it sleeps (UcxTransport::Options::busy_poll): a reply that
+  // comes within it costs neither the sender's wake-up signal nor a thread
+  // wake-up here, at the price of a CPU kept busy that long.
+  std::chrono::microseconds busy_poll{0};
 };
 
 // "a:1,b:2": throws UsageError naming --addresses unless there is one
