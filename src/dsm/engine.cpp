@@ -30,10 +30,11 @@ struct EngineFault : std::logic_error {
   using std::logic_error::logic_error;
 };
 
-// The source of zero fills: as many pages as one run may have. Never
-// written, so its pages stay the kernel's shared zero page.
+// The source of zero fills: as many pages as one run may have. Not const,
+// which would put 2 MiB of zeros into the executable: in .bss it costs
+// nothing, and as nothing writes it its pages stay the shared zero page.
 constexpr size_t kZeroRunPages = 512;
-const std::array<std::byte, kZeroRunPages * kPageSize> kZeros{};
+std::array<std::byte, kZeroRunPages * kPageSize> g_zeros{};
 
 // Set while this thread runs some engine's protocol (a round, or an inline
 // deliver()): a message it sends to another engine of this process is then
@@ -280,7 +281,7 @@ void DsmEngine::map_zero_run(size_t first) {
       break;
     ++pages;
   }
-  if (!uffd_.copy(at.host(), kZeros.data(), pages * kPageSize, /*write_protect=*/false))
+  if (!uffd_.copy(at.host(), g_zeros.data(), pages * kPageSize, /*write_protect=*/false))
     throw EngineFault(fmt::format("page {:#x}: already populated when mapped", head.page));
   run_begin_ = head.page;
   run_end_ = head.page + pages;
@@ -298,7 +299,7 @@ void DsmEngine::execute(MapPage& a) {
       if (a.page >= run_begin_ && a.page < run_end_) {
         // Mapped (and its waiters woken) by map_zero_run().
       } else {
-        const void* src = a.fill == MapPage::Fill::Zero ? kZeros.data() : a.bytes.data();
+        const void* src = a.fill == MapPage::Fill::Zero ? g_zeros.data() : a.bytes.data();
         if (a.fill == MapPage::Fill::Bytes && a.bytes.size() != kPageSize)
           throw EngineFault(fmt::format("page {:#x}: {} bytes to map", a.page, a.bytes.size()));
         done = uffd_.copy(at.host(), src, kPageSize, read_only);
