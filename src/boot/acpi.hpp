@@ -26,7 +26,8 @@ inline constexpr uint16_t kAcpiSleepControlPort = 0x600, kAcpiSleepStatusPort = 
 inline constexpr uint8_t kAcpiResetValue = 0x1, kAcpiS5SleepType = 5;
 inline constexpr uint8_t kAcpiSleepTypeShift = 2, kAcpiSleepEnable = 1u << 5;
 
-// The ACPI PM timer's 32-bit port (FADT PM_TMR_BLK; devices::PmTimer).
+// The ACPI PM timer's 32-bit port (FADT PM_TMR_BLK; devices::PmTimer), as
+// QEMU's PIIX4/ICH9 PM base 0x600 + 8.
 inline constexpr uint16_t kAcpiPmTimerPort = 0x608;
 inline constexpr uint8_t kAcpiPmTimerLength = 4;
 

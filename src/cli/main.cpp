@@ -219,8 +219,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (e820->parsed()) return print_e820(o);
-    if (node->parsed()) return amalgam::cli::run_node(build_config(o), o.addresses, o.transport, o.busy_poll, o.stats,
-                                                          o.report_fd);
+    if (node->parsed())
+      return amalgam::cli::run_node(build_config(o), o.addresses, o.transport, o.busy_poll, o.stats, o.report_fd);
     if (o.nodes > 1) {
       build_config(o);  // bad input is reported once, here, not by every node
       return amalgam::cli::launch_nodes(argc, argv, o.nodes, o.transport);

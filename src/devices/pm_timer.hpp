@@ -1,6 +1,7 @@
 // The ACPI power-management timer (ACPI 6.5 4.8.3.3): a free-running 24-bit
 // counter at 3.579545 MHz, read as 32 bits at the FADT's PM_TMR_BLK /
-// X_PM_TMR_BLK port. Linux calibrates the TSC and the LAPIC timer against it
+// X_PM_TMR_BLK port (the machine places it where the FADT says,
+// boot::kAcpiPmTimerPort). Linux calibrates the TSC and the LAPIC timer against it
 // when there is no PIT or HPET. Writes are ignored.
 #pragma once
 
@@ -13,7 +14,6 @@ namespace amalgam::devices {
 
 class PmTimer : public Device {
  public:
-  static constexpr uint16_t kPort = 0x608;  // as QEMU's PIIX4/ICH9 PM base 0x600 + 8
   static constexpr uint64_t kSize = 4;
   static constexpr uint64_t kFrequencyHz = 3'579'545;
   static constexpr uint32_t kMask = 0xFF'FFFF;  // 24 bits (FADT TMR_VAL_EXT clear)

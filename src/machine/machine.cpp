@@ -129,8 +129,7 @@ void Machine::create_devices() {
                  boot::kAcpiS5SleepType, boot::kAcpiResetValue, [this] { stop(0, ""); },
                  [this] { stop(kStatusGuestReset, ""); }),
              "ACPI power");
-  static_assert(devices::PmTimer::kPort == boot::kAcpiPmTimerPort);
-  ports_.add(devices::PmTimer::kPort, devices::PmTimer::kSize,
+  ports_.add(boot::kAcpiPmTimerPort, devices::PmTimer::kSize,
              std::make_shared<devices::PmTimer>(vcpu::monotonic_ns), "ACPI PM timer");
 }
 
