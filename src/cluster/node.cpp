@@ -135,7 +135,7 @@ void ClusterNode::attach_memory(const memory::GuestMemory& memory) {
       dsm::Options{.prefetch = config_.dsm_prefetch, .claim = config_.dsm_claim});
   auto engine = std::make_unique<dsm::DsmEngine>(
       memory.slots(), std::move(protocol),
-      [this](dsm::NodeId to, const dsm::Message& m) { send(to, net::DsmMessage{m}); },
+      [this](dsm::NodeId to, const dsm::Message& m) { transport_->send(to, net::encode(m, self_)); },
       [this](const dsm::ProtocolError& e) { fail(fmt::format("node {}: {}", e.peer, e.what)); });
   engine->start();
   std::lock_guard lock(dsm_mu_);

@@ -92,8 +92,7 @@ class Decoder {
 };
 
 template <class A, class M>
-void fields(A& a, M& dsm_message) requires std::is_same_v<std::remove_const_t<M>, DsmMessage> {
-  auto& m = dsm_message.message;
+void dsm_fields(A& a, M& m) requires std::is_same_v<std::remove_const_t<M>, dsm::Message> {
   a.num(m.type);
   a.num(m.page);
   a.num(m.request);
@@ -114,6 +113,11 @@ void fields(A& a, M& dsm_message) requires std::is_same_v<std::remove_const_t<M>
   a.require(m.payload.empty() || m.payload.size() == dsm::kPageSize, "payload of {} bytes (0 or {} allowed)",
             m.payload.size(), dsm::kPageSize);
   a.require(m.sender == a.sender(), "claims to be from node {}", m.sender);
+}
+
+template <class A, class M>
+void fields(A& a, M& dsm_message) requires std::is_same_v<std::remove_const_t<M>, DsmMessage> {
+  dsm_fields(a, dsm_message.message);
 }
 
 bool valid_delivery_mode(irq::DeliveryMode mode) {
@@ -269,6 +273,16 @@ std::vector<uint8_t> encode(const Message& message, NodeId sender) {
         fields(e, m);
       },
       message);
+  finish_frame(frame);
+  return frame;
+}
+
+std::vector<uint8_t> encode(const dsm::Message& message, NodeId sender) {
+  constexpr MessageType type = static_cast<MessageType>(kFirstMessageType);  // DsmMessage, alternative 0
+  static_assert(std::is_same_v<std::variant_alternative_t<0, Message>, DsmMessage>);
+  auto frame = start_frame(type, sender, 64 + dsm::kPageSize);
+  Encoder e(frame, sender, to_string(type));
+  dsm_fields(e, message);
   finish_frame(frame);
   return frame;
 }

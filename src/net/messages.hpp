@@ -136,6 +136,10 @@ MessageType type_of(const Message& message);
 // send (a DSM payload that is not a page, a reason over kMaxStopReason, a
 // field out of range): encode() and decode() accept the same messages.
 std::vector<uint8_t> encode(const Message& message, NodeId sender);
+// The same frame as encode(DsmMessage{message}, sender), without first
+// copying the message (and its page of payload) into a DsmMessage: the DSM
+// engine's send path.
+std::vector<uint8_t> encode(const dsm::Message& message, NodeId sender);
 
 // One frame received from `expected_sender`. Throws DecodeError naming it.
 Message decode(std::span<const uint8_t> frame, NodeId expected_sender);

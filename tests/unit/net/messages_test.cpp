@@ -85,6 +85,19 @@ TEST(NetMessages, DsmPagePresentOrAbsent) {
   EXPECT_TRUE(std::get<DsmMessage>(decode(frame, kSender)).message.payload.empty());
 }
 
+TEST(NetMessages, DsmMessageEncodesTheSameWithoutTheWrapper) {
+  auto with_page = dsm_data(kSender);
+  auto without = with_page;
+  without.payload.clear();
+  for (const auto& m : {with_page, without}) EXPECT_EQ(encode(m, kSender), encode(DsmMessage{m}, kSender));
+
+  auto torn = with_page;
+  torn.payload.resize(100);
+  EXPECT_THROW(encode(torn, kSender), std::invalid_argument);
+  EXPECT_THROW(encode(DsmMessage{torn}, kSender), std::invalid_argument);
+  EXPECT_THROW(encode(with_page, kSender + 1), std::invalid_argument);  // claims another sender
+}
+
 TEST(NetMessages, FrameRejections) {
   auto good = encode(Heartbeat{5}, kSender);
   expect_rejected({}, "shorter than the 16-byte header");
