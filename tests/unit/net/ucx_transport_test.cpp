@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -116,6 +117,43 @@ TEST_P(NetUcx, ThreeNodesExchangeEveryMessageTypeBothWays) {
   } else {
     EXPECT_NE(lanes.find("tcp/lo"), std::string::npos) << lanes;
   }
+}
+
+TEST_P(NetUcx, ABurstOfPagesArrivesIntactThoughTheSenderReusesItsBuffer) {
+  // More 4 KiB frames than UCX's shared-memory FIFO holds, sent while the
+  // peer is not polling, from one buffer that is rewritten after every
+  // send: send() must not return before the bytes are UCX's or its own copy.
+  Nodes nodes = start(2, GetParam());
+  constexpr uint32_t kFrames = 1024;
+  std::vector<uint8_t> buffer(4096);
+  auto fill = [](std::vector<uint8_t>& b, uint32_t i) {
+    for (size_t k = 0; k < b.size(); ++k) b[k] = static_cast<uint8_t>(i * 131 + k);
+    std::memcpy(b.data(), &i, sizeof i);
+  };
+  for (uint32_t i = 0; i < kFrames; ++i) {
+    fill(buffer, i);
+    nodes[0]->send(1, buffer);
+  }
+  fill(buffer, kFrames);  // the last send's bytes changed too
+  std::vector<bool> seen(kFrames);
+  size_t got = 0, intact = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (got < kFrames && std::chrono::steady_clock::now() < deadline) {
+    nodes[0]->poll(0ms, [](NodeId, std::span<const uint8_t>) {});  // lets queued sends go on
+    nodes[1]->poll(10ms, [&](NodeId from, std::span<const uint8_t> frame) {
+      ++got;
+      uint32_t i = kFrames;
+      if (from != 0 || frame.size() != 4096) return;
+      std::memcpy(&i, frame.data(), sizeof i);
+      if (i >= kFrames || seen[i]) return;
+      std::vector<uint8_t> want(4096);
+      fill(want, i);
+      seen[i] = true;
+      intact += std::equal(want.begin(), want.end(), frame.begin());
+    });
+  }
+  EXPECT_EQ(got, kFrames);
+  EXPECT_EQ(intact, kFrames);
 }
 
 TEST_P(NetUcx, RoundTripOf8BytesAnd4KiB) {
