@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "common/fault_trace.hpp"
 
 namespace amalgam::dsm {
 
@@ -193,6 +194,7 @@ void DsmEngine::round() {
     if (errno == EINTR) return;
     throw SystemError("poll(userfaultfd)", errno);
   }
+  fault_trace::mark(fault_trace::Step::FaultThreadWakes);
   std::lock_guard work(work_mutex_);
   Working working;
   ++stats_.rounds;
@@ -260,7 +262,9 @@ void DsmEngine::execute(SendMessage& a) {
     const auto* bytes = reinterpret_cast<const std::byte*>(at.host());
     a.message.payload.assign(bytes, bytes + kPageSize);
   }
+  fault_trace::mark(fault_trace::Step::SendBegin);
   send_(a.message.destination, a.message);
+  fault_trace::mark(fault_trace::Step::SendEnd);
 }
 
 void DsmEngine::map_zero_run(size_t first) {
@@ -281,7 +285,10 @@ void DsmEngine::map_zero_run(size_t first) {
       break;
     ++pages;
   }
-  if (!uffd_.copy(at.host(), g_zeros.data(), pages * kPageSize, /*write_protect=*/false))
+  fault_trace::mark(fault_trace::Step::MapBegin);
+  bool done = uffd_.copy(at.host(), g_zeros.data(), pages * kPageSize, /*write_protect=*/false);
+  fault_trace::mark(fault_trace::Step::MapEnd);
+  if (!done)
     throw EngineFault(fmt::format("page {:#x}: already populated when mapped", head.page));
   run_begin_ = head.page;
   run_end_ = head.page + pages;
@@ -302,7 +309,9 @@ void DsmEngine::execute(MapPage& a) {
         const void* src = a.fill == MapPage::Fill::Zero ? g_zeros.data() : a.bytes.data();
         if (a.fill == MapPage::Fill::Bytes && a.bytes.size() != kPageSize)
           throw EngineFault(fmt::format("page {:#x}: {} bytes to map", a.page, a.bytes.size()));
+        fault_trace::mark(fault_trace::Step::MapBegin);
         done = uffd_.copy(at.host(), src, kPageSize, read_only);
+        fault_trace::mark(fault_trace::Step::MapEnd);
       }
       ++(a.fill == MapPage::Fill::Zero ? stats_.zero_maps : stats_.copy_maps);
       break;
@@ -321,7 +330,9 @@ void DsmEngine::execute(MapPage& a) {
 
 void DsmEngine::execute(const WriteProtect& a) {
   Located at = mapped_page(a.page, "write-protect");
+  fault_trace::mark(fault_trace::Step::WriteProtectBegin);
   uffd_.write_protect(at.host(), kPageSize, true);
+  fault_trace::mark(fault_trace::Step::WriteProtectEnd);
   at.mapped() = kReadOnly;
   ++stats_.write_protects;
 }

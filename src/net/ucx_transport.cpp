@@ -17,6 +17,7 @@
 #include <deque>
 
 #include "common/error.hpp"
+#include "common/fault_trace.hpp"
 #include "net/messages.hpp"
 
 namespace amalgam::net {
@@ -548,6 +549,7 @@ bool UcxTransport::poll(std::chrono::milliseconds timeout, const FrameHandler& o
       frames.swap(state_->ready);
     }
     if (!frames.empty()) {
+      fault_trace::mark(fault_trace::Step::FramesArrived);
       for (const auto& f : frames) on_frame(f.from, f.bytes);
       return true;
     }
