@@ -55,9 +55,16 @@ def fault_results(out, transport):
         res["raw_round_trip_4k"] = {
             "p50_us": median([r["raw_round_trip_4k"]["p50_us"] for r in runs]),
             "p99_us": median([r["raw_round_trip_4k"]["p99_us"] for r in runs]),
+            # Each run's median: the wake-ups it pays depend on where the
+            # scheduler puts the two threads, so runs can differ several-fold.
+            "runs_p50_us": sorted(r["raw_round_trip_4k"]["p50_us"] for r in runs),
         }
         for k in ("local_floor", "read_miss", "write_miss", "upgrade"):
             res[k] = {"p50_us": median([r[k]["p50_us"] for r in runs]), "p99_us": median([r[k]["p99_us"] for r in runs])}
+        steps = [r["read_miss_steps"] for r in runs if r.get("read_miss_steps", {}).get("windows")]
+        if steps:
+            # Where a read miss spends its time (fault_trace milestones of both nodes).
+            res["read_miss_steps"] = {k: median([s[k] for s in steps]) for k in steps[0] if k.endswith("_us")}
         res["errors"] = sum(r["errors"] + r["wrong_values"] for r in runs)
     return res
 
@@ -210,6 +217,9 @@ def main():
                          ("read_miss", "remote read miss"), ("write_miss", "remote write miss"),
                          ("upgrade", "write upgrade S->E")):
             rows.append((f"{label}, {t}", cfg, f"p50 {f(x[k]['p50_us'])} us, p99 {f(x[k]['p99_us'])} us"))
+        if "read_miss_steps" in x:
+            rows.append((f"read miss, step by step, {t}", "medians of each step",
+                         ", ".join(f"{k[:-3].replace('_', ' ')} {f(v)}" for k, v in x["read_miss_steps"].items()) + " us"))
     pt = results["page_throughput"]
     def three_ways(x):  # 1 node; 2 nodes; 2 nodes with prefetch
         return "; ".join(f(x[k], "{:.0f}") for k in ("one_node_mb_s", "two_nodes_mb_s", "two_nodes_prefetch_mb_s"))
