@@ -35,6 +35,7 @@ void record(Step step);
 }  // namespace detail
 
 // Starts recording, keeping at most `capacity` events (later ones are lost).
+// Once per process, before the threads that mark steps start.
 void enable(size_t capacity);
 // The events recorded, in the order they were recorded. Call it once the
 // threads that mark steps have stopped.
