@@ -13,15 +13,12 @@
 
 namespace amalgam::fault_trace {
 
+// What bench/fault_steps.hpp needs to split a read miss, and no more.
 enum class Step : uint8_t {
   FaultThreadWakes,  // the fault thread woke up with work (DsmEngine::round)
-  SendBegin,         // the engine hands a DSM message to the send callback
-  SendEnd,           // ... which returned (encoded, given to the transport)
   FramesArrived,     // a receive thread took frames from the transport
-  WriteProtectBegin, // UFFDIO_WRITEPROTECT of a page this node shares out
-  WriteProtectEnd,
-  MapBegin,          // UFFDIO_COPY of a page into place (bytes or zeros)
-  MapEnd,
+  WriteProtectEnd,   // UFFDIO_WRITEPROTECT of a page this node shares out done
+  MapEnd,            // UFFDIO_COPY of a page (bytes or zeros) into place done
 };
 
 struct Event {

@@ -262,9 +262,7 @@ void DsmEngine::execute(SendMessage& a) {
     const auto* bytes = reinterpret_cast<const std::byte*>(at.host());
     a.message.payload.assign(bytes, bytes + kPageSize);
   }
-  fault_trace::mark(fault_trace::Step::SendBegin);
   send_(a.message.destination, a.message);
-  fault_trace::mark(fault_trace::Step::SendEnd);
 }
 
 void DsmEngine::map_zero_run(size_t first) {
@@ -285,7 +283,6 @@ void DsmEngine::map_zero_run(size_t first) {
       break;
     ++pages;
   }
-  fault_trace::mark(fault_trace::Step::MapBegin);
   bool done = uffd_.copy(at.host(), g_zeros.data(), pages * kPageSize, /*write_protect=*/false);
   fault_trace::mark(fault_trace::Step::MapEnd);
   if (!done)
@@ -309,7 +306,6 @@ void DsmEngine::execute(MapPage& a) {
         const void* src = a.fill == MapPage::Fill::Zero ? g_zeros.data() : a.bytes.data();
         if (a.fill == MapPage::Fill::Bytes && a.bytes.size() != kPageSize)
           throw EngineFault(fmt::format("page {:#x}: {} bytes to map", a.page, a.bytes.size()));
-        fault_trace::mark(fault_trace::Step::MapBegin);
         done = uffd_.copy(at.host(), src, kPageSize, read_only);
         fault_trace::mark(fault_trace::Step::MapEnd);
       }
@@ -330,7 +326,6 @@ void DsmEngine::execute(MapPage& a) {
 
 void DsmEngine::execute(const WriteProtect& a) {
   Located at = mapped_page(a.page, "write-protect");
-  fault_trace::mark(fault_trace::Step::WriteProtectBegin);
   uffd_.write_protect(at.host(), kPageSize, true);
   fault_trace::mark(fault_trace::Step::WriteProtectEnd);
   at.mapped() = kReadOnly;
