@@ -232,10 +232,7 @@ void NodeProtocol::prefetch_after(PageNumber page, Access access, std::vector<Ac
     if (next < page || home_of_(next) != home) break;
     auto it = local_.find(next);
     if (it != local_.end() && (it->second.state != PageState::Invalid || it->second.pending)) continue;
-    if (access == Access::Write) {
-      auto d = directory_.find(next);
-      if (d != directory_.end() && (d->second.holders || d->second.active || !d->second.queue.empty())) continue;
-    }
+    if (access == Access::Write && !untouched_here(next)) continue;
     ++counters_.prefetches;
     request(next, it != local_.end() ? it->second : local_[next], access, out);
   }
