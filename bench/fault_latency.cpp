@@ -86,18 +86,13 @@ struct Samples {
   void end_round() {
     std::vector<double> r(all.begin() + static_cast<long>(round_start), all.end());
     round_start = all.size();
-    if (!r.empty()) round_p50.push_back(quantile(r, 0.5));
-  }
-  static double quantile(std::vector<double> v, double q) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+    if (!r.empty()) round_p50.push_back(bench::quantile(r, 0.5));
   }
   std::string json() const {
     auto rounds = round_p50;
     std::sort(rounds.begin(), rounds.end());
     return fmt::format(R"({{"p50_us": {:.2f}, "p99_us": {:.2f}, "samples": {}, "round_p50_min_us": {:.2f}, "round_p50_max_us": {:.2f}}})",
-                       quantile(all, 0.5), quantile(all, 0.99), all.size(), rounds.empty() ? 0 : rounds.front(),
+                       bench::quantile(all, 0.5), bench::quantile(all, 0.99), all.size(), rounds.empty() ? 0 : rounds.front(),
                        rounds.empty() ? 0 : rounds.back());
   }
 };
@@ -167,14 +162,12 @@ class BenchNode {
 inline uint64_t load(const uint8_t* p) { return *reinterpret_cast<const volatile uint64_t*>(p); }
 inline void store(uint8_t* p, uint64_t v) { *reinterpret_cast<volatile uint64_t*>(p) = v; }
 
-// The two processes' side channel: one 64-bit value at a time; a process
-// that ends early shows as end of file, never as a hang.
+// The two processes' side channel: 64-bit values and the fault_trace events;
+// a process that ends early shows as end of file, never as a hang.
 class Channel {
  public:
   explicit Channel(UniqueFd fd) : fd_(std::move(fd)) {}
-  void put(uint64_t v) {
-    if (::write(fd_.get(), &v, sizeof v) != static_cast<ssize_t>(sizeof v)) throw std::runtime_error("bench channel: write failed");
-  }
+  void put(uint64_t v) { put_bytes(&v, sizeof v); }
   uint64_t get(const char* peer) {
     uint64_t v = 0;
     get_bytes(&v, sizeof v, peer);
@@ -182,13 +175,7 @@ class Channel {
   }
   void put_events(const std::vector<fault_trace::Event>& events) {
     put(events.size());
-    const auto* p = reinterpret_cast<const char*>(events.data());
-    for (size_t left = events.size() * sizeof(fault_trace::Event); left > 0;) {
-      ssize_t n = ::write(fd_.get(), p, left);
-      if (n <= 0) throw std::runtime_error("bench channel: write failed");
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
+    put_bytes(events.data(), events.size() * sizeof(fault_trace::Event));
   }
   std::vector<fault_trace::Event> get_events(const char* peer) {
     std::vector<fault_trace::Event> events(get(peer));
@@ -197,6 +184,15 @@ class Channel {
   }
 
  private:
+  void put_bytes(const void* from, size_t size) {
+    const auto* p = static_cast<const char*>(from);
+    while (size > 0) {
+      ssize_t n = ::write(fd_.get(), p, size);
+      if (n <= 0) throw std::runtime_error("bench channel: write failed");
+      p += n;
+      size -= static_cast<size_t>(n);
+    }
+  }
   void get_bytes(void* to, size_t size, const char* peer) {
     auto* p = static_cast<char*>(to);
     while (size > 0) {
@@ -345,8 +341,8 @@ int run(const Options& o) {
   std::cerr << fmt::format(
       "{}: raw 4 KiB round trip {:.1f} us; median faults (us): local floor {:.1f}, read miss {:.1f}, write miss "
       "{:.1f}, upgrade {:.1f}\n",
-      kind, us(rtt.median_ns), Samples::quantile(floor.all, 0.5), Samples::quantile(read_miss.all, 0.5),
-      Samples::quantile(write_miss.all, 0.5), Samples::quantile(upgrade.all, 0.5));
+      kind, us(rtt.median_ns), bench::quantile(floor.all, 0.5), bench::quantile(read_miss.all, 0.5),
+      bench::quantile(write_miss.all, 0.5), bench::quantile(upgrade.all, 0.5));
   std::cerr << "  read miss steps (us): ";
   for (const auto& [name, us] : read_steps.steps_us) std::cerr << fmt::format("{} {:.1f}, ", name, us);
   std::cerr << fmt::format("over {} faults\n", read_steps.windows);

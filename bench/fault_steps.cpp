@@ -8,12 +8,6 @@ namespace amalgam::bench {
 
 namespace {
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 std::vector<fault_trace::Event> sorted(std::vector<fault_trace::Event> events) {
   std::sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.ns < b.ns; });
   return events;
@@ -28,6 +22,12 @@ int64_t first_after(const std::vector<fault_trace::Event>& events, int64_t from,
 }
 
 }  // namespace
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
 
 StepMedians step_medians(const std::vector<std::pair<int64_t, int64_t>>& windows,
                          const std::vector<fault_trace::Event>& requester, const std::vector<fault_trace::Event>& home,
@@ -47,8 +47,8 @@ StepMedians step_medians(const std::vector<std::pair<int64_t, int64_t>>& windows
     for (size_t i = 0; i + 1 < at.size(); ++i) steps[i].push_back(static_cast<double>(at[i + 1] - at[i]) / 1000.0);
     ++out.windows;
   }
-  for (size_t i = 0; i < milestones.size(); ++i) out.steps_us.emplace_back(milestones[i].name, median(steps[i]));
-  out.steps_us.emplace_back("thread_resumes", median(steps.back()));
+  for (size_t i = 0; i < milestones.size(); ++i) out.steps_us.emplace_back(milestones[i].name, quantile(steps[i], 0.5));
+  out.steps_us.emplace_back("thread_resumes", quantile(steps.back(), 0.5));
   return out;
 }
 

@@ -21,6 +21,9 @@ struct Milestone {
   fault_trace::Step step;
 };
 
+// The q-quantile of v (the element at q x size once sorted); 0 if v is empty.
+double quantile(std::vector<double> v, double q);
+
 struct StepMedians {
   size_t windows = 0;  // accesses in which every milestone was found
   std::vector<std::pair<std::string, double>> steps_us;  // per milestone, then "thread_resumes"
