@@ -141,7 +141,15 @@ SupervisorResult Supervisor::wait() {
       if (i == 0 && clean) {
         decide(WEXITSTATUS(ws), report);  // node 0 holds the guest's status
       } else if (!clean) {
-        decide(1, fmt::format("node {} (pid {}) {}", i, nodes_[i].pid, describe(ws)));
+        std::string what = fmt::format("node {} (pid {}) {}", i, nodes_[i].pid, describe(ws));
+        if (!decided) {
+          decide(1, what);
+        } else if (WTERMSIG(ws) != SIGTERM && WTERMSIG(ws) != SIGKILL && result.status == 0) {
+          // Not the supervisor's own signals: a node that crashed while it
+          // stopped. The guest's run may have succeeded; the machine's did not.
+          result.status = 1;
+          result.failure = what + " while the machine stopped";
+        }
       } else if (WEXITSTATUS(ws) != 0) {
         decide(WEXITSTATUS(ws),
                report.empty() ? fmt::format("node {} (pid {}) {}", i, nodes_[i].pid, describe(ws)) : report);

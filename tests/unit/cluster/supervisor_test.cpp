@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <string>
 
 using amalgam::cluster::Supervisor;
 
@@ -42,6 +45,21 @@ TEST(Supervisor, ANodeThatIgnoresSigtermIsKilledAfterTheGracePeriod) {
   auto r = s.wait();
   EXPECT_EQ(r.status, 0);
   EXPECT_FALSE(alive(stubborn));
+}
+
+TEST(Supervisor, ANodeThatCrashesAfterNodeZeroEndedIsNamed) {
+  // Node 0 succeeds once node 1 ignores SIGTERM; node 1 outlives its SIGTERM
+  // and then crashes, as a crash while the machine shuts down would.
+  std::string ready = ::testing::TempDir() + "supervisor_crash_ready_" + std::to_string(::getpid());
+  std::remove(ready.c_str());
+  Supervisor s({sh("while [ ! -e " + ready + " ]; do sleep 0.01; done; exit 0"),
+                sh("trap '' TERM; touch " + ready + "; sleep 0.3; kill -SEGV $$")},
+               std::chrono::milliseconds(3000));
+  pid_t crashed = s.pid(1);
+  auto r = s.wait();
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.failure, "node 1 (pid " + std::to_string(crashed) + ") was killed by SIGSEGV while the machine stopped");
+  std::remove(ready.c_str());
 }
 
 TEST(Supervisor, ANodeFailingWithAStatusIsNamed) {
