@@ -6,6 +6,16 @@ namespace amalgam::net {
 
 Transport::~Transport() = default;
 
+bool Transport::spin(std::chrono::microseconds budget, const FrameHandler& on_frame,
+                     const std::function<bool()>& done) {
+  auto until = std::chrono::steady_clock::now() + budget;
+  while (!done()) {
+    if (!poll(std::chrono::milliseconds(0), on_frame)) return false;
+    if (std::chrono::steady_clock::now() >= until) break;
+  }
+  return true;
+}
+
 void Transport::check_send(NodeId to, std::span<const uint8_t> frame) const {
   if (to >= node_count() || to == self()) {
     throw std::invalid_argument(fmt::format("node {}: cannot send to node {} of {}", self(), to, node_count()));

@@ -43,8 +43,17 @@ class Transport {
   // Waits up to `timeout` for incoming frames and calls on_frame for each that
   // has arrived (the bytes are valid during the call only). Returns false once
   // the transport is closed, true otherwise (also after a time-out or a
-  // wakeup() with nothing received). One thread polls at a time.
+  // wakeup() with nothing received). One thread polls at a time; a zero
+  // timeout never waits, not even for a spin() in another thread.
   virtual bool poll(std::chrono::milliseconds timeout, const FrameHandler& on_frame) = 0;
+
+  // Polls without sleeping until done() is true or `budget` has passed,
+  // calling on_frame for each frame as poll() does: for a thread that expects
+  // an answer within microseconds, and is awake already. It may run while
+  // another thread is in poll(); each frame goes to one of the two. Returns
+  // false once the transport is closed.
+  virtual bool spin(std::chrono::microseconds budget, const FrameHandler& on_frame,
+                    const std::function<bool()>& done);
 
   // Makes a blocked poll() return soon. Thread-safe.
   virtual void wakeup() = 0;

@@ -289,6 +289,7 @@ void UcxTransport::init_ucx() {
 
   int worker_fd = -1;
   if (auto s = ucp_worker_get_efd(worker, &worker_fd); s != UCS_OK) fail("ucp_worker_get_efd", s);
+  worker_fd_ = worker_fd;
   epoll_ = UniqueFd(static_cast<int>(check_syscall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1")));
   wake_ = UniqueFd(static_cast<int>(check_syscall(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")));
   for (int fd : {worker_fd, wake_.get()}) {
@@ -537,28 +538,92 @@ void UcxTransport::send(NodeId to, std::span<const uint8_t> frame) {
   }
 }
 
+UcxTransport::Took UcxTransport::take_frames(bool wait, const FrameHandler& on_frame) {
+  std::vector<State::Incoming> frames;
+  {
+    std::unique_lock lock(mutex_, std::defer_lock);
+    if (wait) {
+      lock.lock();
+    } else if (!lock.try_lock()) {
+      return closed_ ? Took::Closed : Took::Nothing;
+    }
+    if (closed_) return Took::Closed;
+    progress();
+    frames.swap(state_->ready);
+  }
+  if (frames.empty()) return Took::Nothing;
+  fault_trace::mark(fault_trace::Step::FramesArrived);
+  for (const auto& f : frames) on_frame(f.from, f.bytes);
+  return Took::Frames;
+}
+
 bool UcxTransport::poll(std::chrono::milliseconds timeout, const FrameHandler& on_frame) {
   auto start = Clock::now();
   auto deadline = start + timeout;
   for (;;) {
-    std::vector<State::Incoming> frames;
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return false;
-      progress();
-      frames.swap(state_->ready);
-    }
-    if (!frames.empty()) {
-      fault_trace::mark(fault_trace::Step::FramesArrived);
-      for (const auto& f : frames) on_frame(f.from, f.bytes);
-      return true;
-    }
+    Took took = take_frames(timeout.count() > 0, on_frame);
+    if (took != Took::Nothing) return took == Took::Frames;
     auto now = Clock::now();
     if (now >= deadline) return true;
-    if (now - start < options_.busy_poll) continue;
+    if (now - start < options_.busy_poll) {
+      // A spinning thread takes the frames meanwhile; wait for it to end.
+      uint32_t ends = spin_ends_.load(std::memory_order_acquire);
+      if (spinners_.load(std::memory_order_acquire) > 0) spin_ends_.wait(ends, std::memory_order_acquire);
+      continue;
+    }
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
     if (!sleep(left)) return !closed_;
   }
+}
+
+bool UcxTransport::spin(std::chrono::microseconds budget, const FrameHandler& on_frame,
+                        const std::function<bool()>& done) {
+  if (spinners_.fetch_add(1, std::memory_order_acq_rel) == 0) listen_to_worker(false);
+  Took took = Took::Nothing;
+  try {
+    auto until = Clock::now() + budget;
+    while (!done()) {
+      took = take_frames(false, on_frame);
+      if (took == Took::Closed || Clock::now() >= until) break;
+      __builtin_ia32_pause();  // a spin-wait loop's hint (Intel SDM vol. 2, PAUSE): leaves a hyperthread sibling its share
+    }
+  } catch (...) {
+    leave_spin();
+    throw;
+  }
+  leave_spin();
+  return took != Took::Closed && !closed_;
+}
+
+void UcxTransport::leave_spin() {
+  if (spinners_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  listen_to_worker(true);
+  end_spin_waits();
+}
+
+void UcxTransport::end_spin_waits() {
+  spin_ends_.fetch_add(1, std::memory_order_acq_rel);
+  spin_ends_.notify_all();
+}
+
+void UcxTransport::listen_to_worker(bool on) {
+  // A thread asleep in sleep() armed the worker: the next frame makes the
+  // peer signal the worker's fd. While a thread spins, that wake-up would
+  // only take a CPU from it, so sleep() stops listening to the fd. After
+  // the spin the worker is armed again, which also clears a signal that came
+  // meanwhile; if frames are waiting (UCS_ERR_BUSY) no signal will come for
+  // them, so a sleeping poll() is woken to take them.
+  std::lock_guard lock(listen_mutex_);
+  bool waiting = false;
+  if (on) {
+    std::lock_guard worker(mutex_);
+    if (!closed_) waiting = ucp_worker_arm(state_->worker.get()) == UCS_ERR_BUSY;
+  }
+  epoll_event ev{};
+  ev.events = on ? uint32_t{EPOLLIN} : 0;
+  ev.data.fd = worker_fd_;
+  check_syscall(epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, worker_fd_, &ev), "epoll_ctl");
+  if (waiting) wakeup();
 }
 
 bool UcxTransport::sleep(std::chrono::milliseconds timeout) {
@@ -594,6 +659,7 @@ void UcxTransport::close() {
     close_endpoints();
   }
   wakeup();
+  end_spin_waits();
 }
 
 void UcxTransport::close_endpoints() {

@@ -30,8 +30,13 @@
 // id, checked to be a peer.
 //
 // Threads: send() and wakeup() from any thread; poll() from one thread at a
-// time. One mutex guards the UCP worker (UCS_THREAD_MODE_SINGLE); poll() does
-// not hold it while it sleeps or while its handler runs.
+// time, spin() from others next to it. One mutex guards the UCP worker
+// (UCS_THREAD_MODE_SINGLE); poll() does not hold it while it sleeps or while
+// its handler runs, and a spin() never waits for it. While a thread spins,
+// poll() in another does not busy-poll next to it: it waits for the spin to
+// end, so that the two do not take turns at the worker's mutex and at the
+// CPUs (it does not arm the worker either, which would make the peer signal
+// it on the next frame).
 #pragma once
 
 #include <atomic>
@@ -78,6 +83,8 @@ class UcxTransport : public Transport {
   uint32_t node_count() const override { return options_.nodes; }
   void send(NodeId to, std::span<const uint8_t> frame) override;
   bool poll(std::chrono::milliseconds timeout, const FrameHandler& on_frame) override;
+  bool spin(std::chrono::microseconds budget, const FrameHandler& on_frame,
+            const std::function<bool()>& done) override;
   void wakeup() override;
   void close() override;
 
@@ -107,11 +114,18 @@ class UcxTransport : public Transport {
   void connect(Peer& peer);
   void wire_up();
   void progress();  // under mutex_: progress the worker, take in arrivals, finish requests
+  enum class Took { Closed, Nothing, Frames };
+  // One progress() and the handler for what it completed. wait: for the
+  // mutex; otherwise Nothing if another thread holds it.
+  Took take_frames(bool wait, const FrameHandler& on_frame);
   void take_arrivals();
   void finish_requests();
   void on_hello(NodeId from, std::span<const uint8_t> bytes);
   void send_tagged(Peer& peer, Tag tag, std::span<const uint8_t> bytes);
-  bool sleep(std::chrono::milliseconds timeout);  // without mutex_; false: woken by wakeup()/close()
+  bool sleep(std::chrono::milliseconds timeout);
+  void listen_to_worker(bool on);  // whether sleep() wakes on the worker's event fd
+  void leave_spin();      // the last spinner out listens again and ends poll()'s waits
+  void end_spin_waits();  // without mutex_; false: woken by wakeup()/close()
   void close_endpoints();
   std::string peer_name(NodeId node) const;
   [[noreturn]] void fail(const char* call, int status) const;
@@ -124,6 +138,11 @@ class UcxTransport : public Transport {
   UniqueFd epoll_;  // the worker's event fd and wake_
   UniqueFd wake_;   // eventfd: wakeup() and close()
   std::atomic<bool> closed_{false};
+  std::atomic<int> spinners_{0};  // threads in spin()
+  // Bumped when the last spinner leaves, and by close(): ends poll()'s wait.
+  std::atomic<uint32_t> spin_ends_{0};
+  std::mutex listen_mutex_;       // orders listen_to_worker() calls
+  int worker_fd_ = -1;            // the UCP worker's event fd (in epoll_)
 };
 
 // `count` addresses "127.0.0.1:<port>" with ports that were free a moment ago

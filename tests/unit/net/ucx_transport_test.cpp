@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <future>
@@ -22,8 +23,10 @@ namespace {
 
 using Nodes = std::vector<std::unique_ptr<UcxTransport>>;
 
-UcxTransport::Options options(NodeId self, uint32_t nodes, Kind kind, const std::vector<std::string>& addresses) {
+UcxTransport::Options options(NodeId self, uint32_t nodes, Kind kind, const std::vector<std::string>& addresses,
+                              std::chrono::microseconds busy_poll = 0us) {
   UcxTransport::Options o;
+  o.busy_poll = busy_poll;
   o.self = self;
   o.nodes = nodes;
   o.kind = kind;
@@ -34,12 +37,12 @@ UcxTransport::Options options(NodeId self, uint32_t nodes, Kind kind, const std:
 
 // Every node constructed at once, each in its own thread (the constructor
 // waits for the others).
-Nodes start(uint32_t count, Kind kind) {
+Nodes start(uint32_t count, Kind kind, std::chrono::microseconds busy_poll = 0us) {
   auto addresses = pick_local_addresses(count);
   std::vector<std::future<std::unique_ptr<UcxTransport>>> starting;
   for (NodeId n = 0; n < count; ++n) {
     starting.push_back(std::async(std::launch::async, [=] {
-      return std::make_unique<UcxTransport>(options(n, count, kind, addresses));
+      return std::make_unique<UcxTransport>(options(n, count, kind, addresses, busy_poll));
     }));
   }
   Nodes nodes;
@@ -194,6 +197,59 @@ TEST_P(NetUcx, WakeupAndCloseEndAPoll) {
     }
   }
   EXPECT_NE(error.find("node 0 (127.0.0.1:"), std::string::npos) << error;
+}
+
+// A thread that spins for an answer (spin()) next to the node's receive
+// thread in poll(): each answer reaches one of the two and ends the spin,
+// and afterwards the receive thread takes frames again, whether it was
+// asleep when the spins began (busy_poll 0) or busy-polling (it then waits
+// for each spin to end).
+TEST_P(NetUcx, ASpinningThreadAndThePollingThreadShareTheFrames) {
+  for (auto busy_poll : {0us, 5'000'000us}) {
+    SCOPED_TRACE(fmt::format("busy_poll {} us", busy_poll.count()));
+    Nodes nodes = start(2, GetParam(), busy_poll);
+    constexpr int kRounds = 200, kLongRounds = 5;
+    std::atomic<int> by_receiver{0};
+    std::atomic<bool> stop{false};
+    std::thread receiver([&] {
+      while (!stop && nodes[0]->poll(50ms, [&](NodeId, std::span<const uint8_t>) { ++by_receiver; })) {
+      }
+    });
+    auto echo = std::async(std::launch::async, [&] { return echo_frames(*nodes[1], 0, kRounds + kLongRounds); });
+    int by_spin = 0;
+    std::vector<uint8_t> ping = encode(Heartbeat{1}, 0);
+    for (int i = 0; i < kRounds; ++i) {
+      int before = by_spin + by_receiver;
+      nodes[0]->send(1, ping);
+      EXPECT_TRUE(nodes[0]->spin(5s, [&](NodeId, std::span<const uint8_t>) { ++by_spin; },
+                                 [&] { return by_spin + by_receiver > before; }));
+      ASSERT_GT(by_spin + by_receiver, before) << "round " << i << ": no answer within 5 s";
+    }
+    // Spins long enough for a busy-polling receive thread to find them
+    // and wait: each ends only 20 ms after its answer.
+    for (int i = 0; i < kLongRounds; ++i) {
+      int before = by_spin + by_receiver;
+      nodes[0]->send(1, ping);
+      auto start = std::chrono::steady_clock::now();
+      EXPECT_TRUE(nodes[0]->spin(5s, [&](NodeId, std::span<const uint8_t>) { ++by_spin; }, [&] {
+        return by_spin + by_receiver > before && std::chrono::steady_clock::now() - start > 20ms;
+      }));
+    }
+    EXPECT_EQ(echo.get(), static_cast<size_t>(kRounds + kLongRounds));
+    EXPECT_EQ(by_spin + by_receiver, kRounds + kLongRounds);
+    EXPECT_GT(by_spin, 0);
+    // No spin now: the receive thread alone takes what comes.
+    int received = by_receiver;
+    nodes[1]->send(0, ping);
+    for (int i = 0; i < 5000 && by_receiver == received; ++i) std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(by_receiver, received + 1);
+    // close() ends the receive thread's poll, even one waiting for a spin.
+    stop = true;
+    nodes[0]->close();
+    receiver.join();
+    // And a closed transport ends a spin at once.
+    EXPECT_FALSE(nodes[0]->spin(5s, [](NodeId, std::span<const uint8_t>) {}, [] { return false; }));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, NetUcx, ::testing::Values(Kind::SharedMemory, Kind::Tcp),
