@@ -67,6 +67,7 @@ struct RunOptions {
   uint32_t prefetch = 0;
   uint32_t claim = 64;
   uint32_t busy_poll = 0;
+  uint32_t fault_spin = static_cast<uint32_t>(amalgam::cluster::kDefaultFaultSpin.count());
   // `amalgam node` only: which node this process is, and every node's address.
   uint32_t node_id = 0;
   std::string addresses;
@@ -181,6 +182,10 @@ void add_machine_options(CLI::App* cmd, RunOptions& o) {
                   "microseconds a node keeps polling for messages before it sleeps (lower latency, more CPU)")
       ->check(CLI::Range(0u, 1'000'000u))
       ->capture_default_str();
+  cmd->add_option("--fault-spin", o.fault_spin,
+                  "microseconds a DSM fault waiting for another node polls for the answer before it sleeps (0: off)")
+      ->check(CLI::Range(0u, 1'000'000u))
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -219,8 +224,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (e820->parsed()) return print_e820(o);
-    if (node->parsed())
-      return amalgam::cli::run_node(build_config(o), o.addresses, o.transport, o.busy_poll, o.stats, o.report_fd);
+    if (node->parsed()) {
+      amalgam::cluster::NodeOptions options;
+      options.transport = o.transport;
+      options.busy_poll = std::chrono::microseconds(o.busy_poll);
+      options.fault_spin = std::chrono::microseconds(o.fault_spin);
+      return amalgam::cli::run_node(build_config(o), o.addresses, options, o.stats, o.report_fd);
+    }
     if (o.nodes > 1) {
       build_config(o);  // bad input is reported once, here, not by every node
       return amalgam::cli::launch_nodes(argc, argv, o.nodes, o.transport);

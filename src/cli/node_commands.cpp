@@ -62,12 +62,9 @@ int launch_nodes(int argc, char** argv, uint32_t nodes, const std::string& /*tra
   return result.status;
 }
 
-int run_node(amalgam::machine::MachineConfig config, const std::string& addresses, const std::string& transport,
-             uint32_t busy_poll_us, bool stats, int report_fd) {
-  cluster::NodeOptions options;
+int run_node(amalgam::machine::MachineConfig config, const std::string& addresses, cluster::NodeOptions options,
+             bool stats, int report_fd) {
   options.addresses = cluster::parse_addresses(addresses, config.node_count);
-  options.transport = transport;
-  options.busy_poll = std::chrono::microseconds(busy_poll_us);
   auto result = cluster::run_node(std::move(config), options, stats);
   if (!result.failure.empty()) {
     // Under the launcher the report goes to it; by hand, to the user.

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "cluster/node.hpp"
 #include "machine/machine_config.hpp"
 
 namespace amalgam::cli {
@@ -12,9 +13,10 @@ namespace amalgam::cli {
 // with the same machine flags, and supervises them (src/cluster/supervisor).
 int launch_nodes(int argc, char** argv, uint32_t nodes, const std::string& transport);
 
-// Runs this process as one node; addresses: "host:port,host:port,...".
-// report_fd >= 0: the launcher's report pipe takes the failure line.
-int run_node(amalgam::machine::MachineConfig config, const std::string& addresses, const std::string& transport,
-             uint32_t busy_poll_us, bool stats, int report_fd);
+// Runs this process as one node; addresses: "host:port,host:port,..." (for
+// options.addresses). report_fd >= 0: the launcher's report pipe takes the
+// failure line.
+int run_node(amalgam::machine::MachineConfig config, const std::string& addresses, cluster::NodeOptions options,
+             bool stats, int report_fd);
 
 }  // namespace amalgam::cli

@@ -33,6 +33,10 @@ class ClusterNode : public machine::NodeServices {
 
   void set_machine(machine::Machine* machine) { machine_.store(machine); }
   void shutdown();
+  // Stops the DSM engine from this thread, which releases guest memory:
+  // before the machine unmaps it. (machine_stopping() may have come on the
+  // engine's own fault thread, where stop() only asks.) Reports, never throws.
+  void release_memory() noexcept;
   // Node 0 knows how the machine ended: it stopped us.
   bool node_zero_knows() const { return stopped_by_node_zero_; }
 
@@ -48,8 +52,12 @@ class ClusterNode : public machine::NodeServices {
  private:
   void send(uint32_t to, const net::Message& message);
   void receive_loop();
+  // A frame from the transport, on the receive thread or on the DSM fault
+  // thread while it awaits an answer (DsmEngine::AwaitFunction).
+  void on_frame(net::NodeId from, std::span<const uint8_t> frame);
   void io_server_loop();
   void dispatch(uint32_t from, net::Message message);
+  void stop_engine();
   void check_peers();
   void fail(const std::string& reason);
 
@@ -83,7 +91,9 @@ class ClusterNode : public machine::NodeServices {
   uint32_t ready_ = 0;
   bool start_ = false;
 
-  std::vector<Clock::time_point> last_heard_;
+  std::chrono::microseconds fault_spin_;
+  // Per node, Clock ticks; written by whichever thread takes a frame.
+  std::unique_ptr<std::atomic<Clock::rep>[]> last_heard_;
   std::atomic<uint64_t> ipis_forwarded_{0}, io_forwarded_{0}, ios_served_{0};
   std::thread receiver_;
 };
@@ -98,7 +108,9 @@ ClusterNode::ClusterNode(const machine::MachineConfig& config, const NodeOptions
   t.build_id = kBuildId;
   t.busy_poll = options.busy_poll;
   transport_ = std::make_unique<net::UcxTransport>(t);
-  last_heard_.assign(nodes_, Clock::now());
+  fault_spin_ = options.fault_spin;
+  last_heard_ = std::make_unique<std::atomic<Clock::rep>[]>(nodes_);
+  for (uint32_t n = 0; n < nodes_; ++n) last_heard_[n] = Clock::now().time_since_epoch().count();
   receiver_ = std::thread([this] { receive_loop(); });
   if (self_ == 0) io_server_ = std::thread([this] { io_server_loop(); });
 }
@@ -108,10 +120,7 @@ ClusterNode::~ClusterNode() { shutdown(); }
 void ClusterNode::shutdown() {
   if (done_.exchange(true)) return;
   stopping_ = true;
-  {
-    std::lock_guard lock(dsm_mu_);
-    if (engine_) engine_->stop();
-  }
+  stop_engine();
   io_cv_.notify_all();
   start_cv_.notify_all();
   transport_->wakeup();
@@ -136,7 +145,15 @@ void ClusterNode::attach_memory(const memory::GuestMemory& memory) {
   auto engine = std::make_unique<dsm::DsmEngine>(
       memory.slots(), std::move(protocol),
       [this](dsm::NodeId to, const dsm::Message& m) { transport_->send(to, net::encode(m, self_)); },
-      [this](const dsm::ProtocolError& e) { fail(fmt::format("node {}: {}", e.peer, e.what)); });
+      [this](const dsm::ProtocolError& e) { fail(fmt::format("node {}: {}", e.peer, e.what)); },
+      fault_spin_.count() == 0 ? dsm::DsmEngine::AwaitFunction{} : [this](const std::function<bool()>& answered) {
+        try {
+          transport_->spin(fault_spin_, [this](net::NodeId from, std::span<const uint8_t> frame) { on_frame(from, frame); },
+                           answered);
+        } catch (const std::exception& e) {
+          fail(e.what());  // as on the receive thread
+        }
+      });
   engine->start();
   std::lock_guard lock(dsm_mu_);
   engine_ = std::move(engine);
@@ -185,8 +202,26 @@ void ClusterNode::machine_stopping() {
   start_cv_.notify_all();
   // A vCPU blocked on a page of a node that has gone would never wake: from
   // here on memory is plain local memory (the engine's stop, DESIGN 2).
-  std::lock_guard lock(dsm_mu_);
-  if (engine_) engine_->stop();
+  stop_engine();
+}
+
+void ClusterNode::release_memory() noexcept {
+  try {
+    stop_engine();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "amalgam: node {}: releasing guest memory: {}\n", self_, e.what());
+  }
+}
+
+void ClusterNode::stop_engine() {
+  // Not under dsm_mu_: stop() joins the fault thread, which may be waiting
+  // for dsm_mu_ in dispatch() while it awaits an answer.
+  dsm::DsmEngine* engine;
+  {
+    std::lock_guard lock(dsm_mu_);
+    engine = engine_.get();
+  }
+  if (engine) engine->stop();
 }
 
 bool ClusterNode::wait_for_start() {
@@ -225,10 +260,8 @@ void ClusterNode::receive_loop() {
   uint64_t seq = 0;
   while (!done_) {
     try {
-      bool open = transport_->poll(kHeartbeatInterval, [&](net::NodeId from, std::span<const uint8_t> frame) {
-        last_heard_[from] = Clock::now();
-        dispatch(from, net::decode(frame, from));
-      });
+      bool open = transport_->poll(kHeartbeatInterval,
+                                   [this](net::NodeId from, std::span<const uint8_t> frame) { on_frame(from, frame); });
       if (!open) break;
       if (Clock::now() >= next_heartbeat) {
         ++seq;
@@ -245,15 +278,22 @@ void ClusterNode::receive_loop() {
   }
 }
 
+void ClusterNode::on_frame(net::NodeId from, std::span<const uint8_t> frame) {
+  last_heard_[from] = Clock::now().time_since_epoch().count();
+  dispatch(from, net::decode(frame, from));
+}
+
 void ClusterNode::check_peers() {
   if (stopping_) return;
   auto now = Clock::now();
-  for (uint32_t n = 0; n < nodes_; ++n)
-    if (n != self_ && now - last_heard_[n] > kPeerTimeout) {
+  for (uint32_t n = 0; n < nodes_; ++n) {
+    auto silent = now - Clock::time_point(Clock::duration(last_heard_[n].load()));
+    if (n != self_ && silent > kPeerTimeout) {
       fail(fmt::format("node {} stopped answering (nothing heard for {} ms)", n,
-                       std::chrono::duration_cast<std::chrono::milliseconds>(now - last_heard_[n]).count()));
+                       std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()));
       return;
     }
+  }
 }
 
 void ClusterNode::dispatch(uint32_t from, net::Message message) {
@@ -370,6 +410,10 @@ machine::MachineResult run_node(machine::MachineConfig config, const NodeOptions
   machine::MachineResult result;
   {
     machine::Machine machine(std::move(config), &node);
+    struct ReleaseFirst {  // destroyed before `machine`, also on an exception
+      ClusterNode& node;
+      ~ReleaseFirst() { node.release_memory(); }
+    } release_first{node};
     node.set_machine(&machine);
     result = machine.run();
     if (stats) fmt::print(stderr, "{}", machine.stats_report());

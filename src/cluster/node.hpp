@@ -23,6 +23,7 @@ namespace amalgam::cluster {
 inline constexpr std::chrono::milliseconds kHeartbeatInterval{250};
 inline constexpr std::chrono::milliseconds kPeerTimeout{2500};
 inline constexpr std::chrono::milliseconds kIoTimeout{4000};
+inline constexpr std::chrono::microseconds kDefaultFaultSpin{50};
 
 struct NodeOptions {
   std::vector<std::string> addresses;  // "host:port" of every node, in node order
@@ -32,6 +33,11 @@ struct NodeOptions {
   // comes within it costs neither the sender's wake-up signal nor a thread
   // wake-up here, at the price of a CPU kept busy that long.
   std::chrono::microseconds busy_poll{0};
+  // A DSM fault thread whose fault waits for another node polls the
+  // transport itself this long for the answer before it sleeps
+  // (DsmEngine::AwaitFunction): the answer then wakes no thread on this
+  // node, at the price of the fault thread's CPU while it waits. 0: off.
+  std::chrono::microseconds fault_spin{kDefaultFaultSpin};
 };
 
 // "a:1,b:2": throws UsageError naming --addresses unless there is one

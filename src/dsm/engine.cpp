@@ -37,6 +37,10 @@ struct EngineFault : std::logic_error {
 constexpr size_t kZeroRunPages = 512;
 std::array<std::byte, kZeroRunPages * kPageSize> g_zeros{};
 
+// While the fault thread awaits an answer (AwaitFunction), how often it
+// looks for new faults of other threads.
+constexpr std::chrono::microseconds kFaultCheckInterval{10};
+
 // Set while this thread runs some engine's protocol (a round, or an inline
 // deliver()): a message it sends to another engine of this process is then
 // queued there, not taken inline, so no thread holds two engines at once.
@@ -50,11 +54,12 @@ struct Working {
 }  // namespace
 
 DsmEngine::DsmEngine(std::vector<memory::HostSlot> ranges, NodeProtocol protocol, SendFunction send,
-                     ErrorFunction on_error)
+                     ErrorFunction on_error, AwaitFunction await)
     : self_(protocol.self()),
       protocol_(std::move(protocol)),
       send_(std::move(send)),
-      on_error_(std::move(on_error)) {
+      on_error_(std::move(on_error)),
+      await_(std::move(await)) {
   if (!send_) throw std::invalid_argument("DSM engine: send function missing");
   std::sort(ranges.begin(), ranges.end(), [](const auto& a, const auto& b) { return a.gpa < b.gpa; });
   for (const auto& r : ranges) {
@@ -92,7 +97,9 @@ void DsmEngine::start() {
     std::lock_guard lock(stats_mutex_);
     started_ = true;
   }
+  std::lock_guard stop(stop_mutex_);
   thread_ = std::thread([this] { run(); });
+  fault_thread_.store(thread_.get_id(), std::memory_order_release);
   running_.store(true, std::memory_order_release);
 }
 
@@ -100,8 +107,9 @@ void DsmEngine::stop() {
   stopping_.store(true, std::memory_order_release);
   // From the fault thread itself (the error callback): it ends after this
   // round; the owner calls stop() again from another thread to release.
-  if (std::this_thread::get_id() == thread_.get_id()) return;
+  if (std::this_thread::get_id() == fault_thread_.load(std::memory_order_acquire)) return;
   signal();
+  std::lock_guard stop(stop_mutex_);
   if (thread_.joinable()) thread_.join();
   std::lock_guard work(work_mutex_);  // a deliver() taking a message inline finishes first
   stopped_.store(true, std::memory_order_release);
@@ -138,6 +146,7 @@ void DsmEngine::deliver(Message message) {
     std::lock_guard lock(queue_mutex_);
     was_empty = queue_.empty();
     queue_.push_back(std::move(message));
+    queued_.store(true, std::memory_order_release);
   }
   // The fault thread empties the whole queue after it reads the eventfd, so
   // only the first message after an emptying needs to signal.
@@ -177,6 +186,8 @@ void DsmEngine::sync() {
 // The fault thread.
 
 void DsmEngine::run() {
+  // Before anything that could call stop() on this thread (start() stores it too).
+  fault_thread_.store(std::this_thread::get_id(), std::memory_order_release);
   try {
     while (!stopping_.load(std::memory_order_acquire)) round();
   } catch (const std::exception& e) {
@@ -195,10 +206,40 @@ void DsmEngine::round() {
     throw SystemError("poll(userfaultfd)", errno);
   }
   fault_trace::mark(fault_trace::Step::FaultThreadWakes);
-  std::lock_guard work(work_mutex_);
-  Working working;
+  {
+    std::lock_guard work(work_mutex_);
+    Working working;
+    work_round(fds[0].revents & POLLIN, fds[1].revents & POLLIN);
+  }
+  if (!awaited_.empty() && await_) await_([this] { return answered(); });
+}
+
+bool DsmEngine::answered() {
+  if (stopping_.load(std::memory_order_acquire) || queued_.load(std::memory_order_acquire)) return true;
+  // Check the protocol (which takes work_mutex_, and would make deliver()
+  // on another thread queue instead of taking the answer inline) only after
+  // a page was mapped.
+  uint64_t maps = maps_.load(std::memory_order_acquire);
+  if (maps != maps_seen_) {
+    maps_seen_ = maps;
+    std::lock_guard work(work_mutex_);
+    std::erase_if(awaited_, [this](PageNumber p) { return !protocol_.pending(p); });
+    if (awaited_.empty()) return true;
+  }
+  // A fault of another thread: a system call, so not on every check.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_fault_check_ >= kFaultCheckInterval) {
+    last_fault_check_ = now;
+    pollfd fd{uffd_.fd(), POLLIN, 0};
+    if (::poll(&fd, 1, 0) > 0) return true;
+  }
+  return false;
+}
+
+void DsmEngine::work_round(bool faults, bool signalled) {
   ++stats_.rounds;
-  if (fds[1].revents & POLLIN) {
+  awaited_.clear();
+  if (signalled) {
     uint64_t count;
     if (::read(wakeup_.get(), &count, sizeof count) < 0 && errno != EAGAIN)
       throw SystemError("read(eventfd)", errno);
@@ -208,12 +249,13 @@ void DsmEngine::round() {
   {
     std::lock_guard lock(queue_mutex_);
     messages_.swap(queue_);
+    queued_.store(false, std::memory_order_release);
     ticket = sync_requested_;
   }
   for (const Message& m : messages_) handle(m);
   messages_.clear();
 
-  if ((fds[0].revents & POLLIN) || ticket != sync_taken_) {
+  if (faults || ticket != sync_taken_) {
     faults_.clear();
     uffd_.read_events(faults_);
     for (const auto& f : faults_) {
@@ -222,6 +264,7 @@ void DsmEngine::round() {
       PageNumber page = (at.range->slot.gpa >> 12) + at.index;
       protocol_.on_fault(page, f.write ? Access::Write : Access::Read, actions_);
       execute();
+      if (protocol_.pending(page)) awaited_.push_back(page);
     }
   }
   sync_taken_ = ticket;
@@ -322,6 +365,7 @@ void DsmEngine::execute(MapPage& a) {
   if (!done) throw EngineFault(fmt::format("page {:#x}: already populated when mapped", a.page));
   at.mapped() = read_only ? kReadOnly : kReadWrite;
   just_mapped_ = a.page;
+  maps_.fetch_add(1, std::memory_order_release);
 }
 
 void DsmEngine::execute(const WriteProtect& a) {

@@ -12,7 +12,12 @@
 // a round), deliver() instead takes the message itself, on the caller's
 // thread: one mutex makes the two take turns, and the hand-over to the fault
 // thread (an eventfd wake-up, ~10 us on a busy VM) is saved on the fault
-// path. The send and error callbacks are called on either thread; send must
+// path. When a round leaves a fault waiting for another node's answer, the
+// fault thread may await it awake (AwaitFunction: its owner polls the
+// transport on this thread for a while) rather than block: the answer then
+// reaches the engine on a thread that is running already, and deliver()
+// takes it inline there, so no thread has to be woken on that leg of the
+// fault. The send and error callbacks are called on either thread; send must
 // hand the message over and return (it must not wait for a reply), and the
 // thread that calls deliver() must not hold what those callbacks need.
 // The fault thread never touches a page that is not mapped locally: it reads
@@ -73,6 +78,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -107,19 +113,28 @@ class DsmEngine {
  public:
   using SendFunction = std::function<void(NodeId destination, const Message& message)>;
   using ErrorFunction = std::function<void(const ProtocolError& error)>;
+  // Called on the fault thread after a round that left a fault of this node
+  // waiting for another node's answer, instead of blocking at once: it may
+  // take in frames and deliver() them (on this thread, so the answer is taken
+  // inline, with no thread to wake), until answered() says so or its own
+  // time budget is spent. answered() also turns true when the fault thread
+  // has something else to do (a new fault, a queued message, stop()).
+  using AwaitFunction = std::function<void(const std::function<bool()>& answered)>;
 
   // Registers the ranges (MISSING and WP); starts no thread. Throws
   // SystemError naming the failing call, std::invalid_argument for a bad range.
   DsmEngine(std::vector<memory::HostSlot> ranges, NodeProtocol protocol, SendFunction send,
-            ErrorFunction on_error);
+            ErrorFunction on_error, AwaitFunction await = {});
   ~DsmEngine();
   DsmEngine(const DsmEngine&) = delete;
   DsmEngine& operator=(const DsmEngine&) = delete;
 
   // Starts the fault thread (once).
   void start();
-  // Ends the fault thread and releases the ranges (see above). Idempotent.
-  // Called on the fault thread (from the error callback) it only asks the
+  // Ends the fault thread and releases the ranges (see above). Idempotent,
+  // and safe from several threads at once (the later ones wait for the
+  // first). Called on the fault thread (from the error callback, or from
+  // what its AwaitFunction delivers) it only asks the
   // thread to end; the release needs a call from another thread.
   void stop();
   bool stopped() const { return stopped_.load(std::memory_order_acquire); }
@@ -149,9 +164,15 @@ class DsmEngine {
   };
 
   void signal();  // wakes the fault thread
+  // For await_: true once the pages in awaited_ are answered or the fault
+  // thread has other work.
+  bool answered();
   bool queue_is_empty();
   void run();
   void round();
+  // The part of a round under work_mutex_: the queued messages, then the
+  // faults (if `faults` or a sync() is waiting).
+  void work_round(bool faults, bool signalled);
   void handle(const Message& m);
   void execute();
   void execute(SendMessage& a);
@@ -176,6 +197,7 @@ class DsmEngine {
   NodeProtocol protocol_;
   SendFunction send_;
   ErrorFunction on_error_;
+  AwaitFunction await_;
   memory::Userfaultfd uffd_;
   UniqueFd wakeup_;  // eventfd: messages queued or stop requested
 
@@ -196,6 +218,15 @@ class DsmEngine {
 
   uint64_t sync_taken_ = 0;  // the last sync() ticket a round took
 
+  // The fault thread's own, for await_: pages whose faults in the last round
+  // wait for another node (pruned under work_mutex_), the maps_ value it last
+  // checked them at, and when it last looked for new faults.
+  std::vector<PageNumber> awaited_;
+  uint64_t maps_seen_ = 0;
+  std::chrono::steady_clock::time_point last_fault_check_{};
+  std::atomic<uint64_t> maps_{0};    // MapPage actions carried out, by either thread
+  std::atomic<bool> queued_{false};  // queue_ is not empty
+
   std::mutex queue_mutex_;
   std::vector<Message> queue_;
   uint64_t sync_requested_ = 0;  // sync() tickets handed out
@@ -208,6 +239,8 @@ class DsmEngine {
   bool thread_ended_ = false;
 
   std::thread thread_;
+  std::atomic<std::thread::id> fault_thread_{};  // thread_'s id, readable while another thread joins it
+  std::mutex stop_mutex_;                        // stop() from threads other than the fault thread
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
   bool released_ = false;
