@@ -6,11 +6,13 @@
 // own UcxTransport (shared memory or TCP on loopback, the same kinds `amalgam
 // node` uses), its own anonymous mapping of "guest RAM" and its own DsmEngine
 // with its userfaultfd and fault thread; a receiver thread per node decodes
-// frames and hands them to its engine, exactly as ClusterNode does. (One
-// process would share what two hosts do not: a write-protect by the home
-// flushes the TLB on every CPU running a thread of its address space.) A socket pair
-// orders the two: node 1 writes its pages, node 0 measures, node 1 checks
-// what node 0 wrote. Pages [0, 2N) are homed on node 1,
+// frames and hands them to its engine, and a fault thread whose fault waits
+// for the other node polls for the answer itself for --fault-spin-us (the
+// same default as `amalgam node --fault-spin`), exactly as ClusterNode does.
+// (One process would share what two hosts do not: a write-protect by the
+// home flushes the TLB on every CPU running a thread of its address space.)
+// A socket pair orders the two: node 1 writes its pages, node 0 measures,
+// node 1 checks what node 0 wrote. Pages [0, 2N) are homed on node 1,
 // pages [2N, 3N) on node 0. In each round, on fresh pages:
 //   local floor   node 0 reads a page homed on node 0 that nobody has
 //                 touched: the engine zero-fills it, no message at all
@@ -24,8 +26,11 @@
 // same two transports (net/round_trip.hpp) is measured the same way.
 // Both processes record fault_trace steps; each read miss is split at them
 // (fault_steps.hpp): fault to the requester's fault thread, Request to the
-// home's receive thread, the home's write-protect, Grant to the requester's
-// receive thread, its UFFDIO_COPY, and the faulting thread running again.
+// home's receive thread, the home's write-protect, Grant to a thread of the
+// requester (its receive thread, or its fault thread polling for it), the
+// decode up to the UFFDIO_COPY, and the copy with the faulting thread
+// running again. (Not the copy's end: the copy wakes the faulting thread,
+// which may end its access before the copying thread can take the time.)
 // --pin puts node 0's process on CPU 0 and node 1's on CPU 1.
 //
 // Output: one JSON object on stdout (figures in microseconds: p50, p99 over
@@ -55,6 +60,7 @@
 #include "common/error.hpp"
 #include "common/fault_trace.hpp"
 #include "common/mapping.hpp"
+#include "cluster/node.hpp"
 #include "common/unique_fd.hpp"
 #include "dsm/engine.hpp"
 #include "fault_steps.hpp"
@@ -105,13 +111,17 @@ struct Options {
   size_t rounds = 5;
   size_t pings = 2000;
   long busy_poll_us = 0;
+  // The fault thread polls for its answer this long before it sleeps, as
+  // `amalgam node --fault-spin` (the same default).
+  long fault_spin_us = cluster::kDefaultFaultSpin.count();
   bool pin = false;  // node 0's process on CPU 0, node 1's on CPU 1
 };
 
 // One node: transport, memory, engine and the thread that feeds the engine.
 class BenchNode {
  public:
-  BenchNode(net::UcxTransport::Options t, size_t pages) : transport_(t), memory_(Mapping::anonymous(pages * dsm::kPageSize)) {}
+  BenchNode(net::UcxTransport::Options t, size_t pages, std::chrono::microseconds fault_spin)
+      : transport_(t), memory_(Mapping::anonymous(pages * dsm::kPageSize)), fault_spin_(fault_spin) {}
 
   net::UcxTransport& transport() { return transport_; }
   uint8_t* page(size_t index) { return memory_.data() + index * dsm::kPageSize; }
@@ -127,13 +137,13 @@ class BenchNode {
         [this](const dsm::ProtocolError& e) {
           std::lock_guard lock(mutex_);
           errors_.push_back(fmt::format("node {}: {}", e.peer, e.what));
+        },
+        fault_spin_.count() == 0 ? dsm::DsmEngine::AwaitFunction{} : [this](const std::function<bool()>& answered) {
+          transport_.spin(fault_spin_, on_frame_, answered);
         });
     engine_->start();
     receiver_ = std::thread([this] {
-      while (transport_.poll(std::chrono::milliseconds(100), [this](net::NodeId from, std::span<const uint8_t> frame) {
-        auto m = net::decode(frame, from);
-        if (auto* d = std::get_if<net::DsmMessage>(&m)) engine_->deliver(std::move(d->message));
-      })) {
+      while (transport_.poll(std::chrono::milliseconds(100), on_frame_)) {
       }
     });
   }
@@ -153,7 +163,12 @@ class BenchNode {
  private:
   net::UcxTransport transport_;
   Mapping memory_;
+  std::chrono::microseconds fault_spin_;
   std::unique_ptr<dsm::DsmEngine> engine_;
+  net::FrameHandler on_frame_ = [this](net::NodeId from, std::span<const uint8_t> frame) {
+    auto m = net::decode(frame, from);
+    if (auto* d = std::get_if<net::DsmMessage>(&m)) engine_->deliver(std::move(d->message));
+  };
   std::thread receiver_;
   std::mutex mutex_;
   std::vector<std::string> errors_;
@@ -221,7 +236,7 @@ int run_home(const Options& o, net::UcxTransport::Options t, Channel& channel) {
   if (o.pin) pin_to_cpu(1);
   fault_trace::enable(kTraceEvents);
   t.self = 1;
-  BenchNode node(t, 3 * n);
+  BenchNode node(t, 3 * n, std::chrono::microseconds(o.fault_spin_us));
   net::echo_frames(node.transport(), 0, o.pings + net::kWarmupRounds);
   node.start_engine(2 * n);
   // [0, n) for node 0's reads, [n, 2n) for its writes.
@@ -289,7 +304,8 @@ int run(const Options& o) {
   if (o.pin) pin_to_cpu(0);
   fault_trace::enable(kTraceEvents);
   t.self = 0;
-  BenchNode node0(t, 3 * n);  // waits for node 1 to connect
+  if (getenv("HOMEONLY")) t.busy_poll = std::chrono::microseconds(0);
+  BenchNode node0(t, 3 * n, std::chrono::microseconds(o.fault_spin_us));  // waits for node 1 to connect
   // The transport's own round trip, 4 KiB each way, before the engines use it.
   net::RoundTripStats rtt = net::measure_round_trip(node0.transport(), 1, dsm::kPageSize, o.pings);
   std::string tls = node0.transport().transports();
@@ -326,16 +342,17 @@ int run(const Options& o) {
                                          {"request_to_home", bench::Side::Home, Step::FramesArrived},
                                          {"home_write_protects", bench::Side::Home, Step::WriteProtectEnd},
                                          {"grant_to_requester", bench::Side::Requester, Step::FramesArrived},
-                                         {"requester_maps", bench::Side::Requester, Step::MapEnd}});
+                                         {"requester_decodes", bench::Side::Requester, Step::MapBegin}},
+                                        "maps_and_resumes");
 
   const char* kind = o.kind == net::UcxTransport::Kind::Tcp ? "tcp" : "shm";
   auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
   std::cout << fmt::format(
-      R"({{"transport": "{}", "ucx_tls": "{}", "processes": 2, "pinned": {}, "pages_per_round": {}, "rounds": {}, "busy_poll_us": {}, )"
+      R"({{"transport": "{}", "ucx_tls": "{}", "processes": 2, "pinned": {}, "pages_per_round": {}, "rounds": {}, "busy_poll_us": {}, "fault_spin_us": {}, )"
       R"("raw_round_trip_4k": {{"p50_us": {:.2f}, "p99_us": {:.2f}, "min_us": {:.2f}, "samples": {}}}, )"
       R"("local_floor": {}, "read_miss": {}, "write_miss": {}, "upgrade": {}, )"
       R"("read_miss_steps": {}, "wrong_values": {}, "errors": {}}})",
-      kind, tls, o.pin, o.pages, o.rounds, o.busy_poll_us, us(rtt.median_ns), us(rtt.p99_ns), us(rtt.min_ns), rtt.iterations,
+      kind, tls, o.pin, o.pages, o.rounds, o.busy_poll_us, o.fault_spin_us, us(rtt.median_ns), us(rtt.p99_ns), us(rtt.min_ns), rtt.iterations,
       floor.json(), read_miss.json(), write_miss.json(), upgrade.json(), read_steps.json(), bad, errors.size() + home_errors)
             << std::endl;
   std::cerr << fmt::format(
@@ -375,13 +392,16 @@ int main(int argc, char** argv) {
       } else if (a == "--pin") {
         o.pin = true;
         if (std::thread::hardware_concurrency() < 2) throw std::invalid_argument("--pin needs 2 CPUs");
+      } else if (a == "--fault-spin-us") {
+        o.fault_spin_us = std::stol(value());
       } else if (a == "--busy-poll-us") {
         o.busy_poll_us = std::stol(value());
       } else {
         throw std::invalid_argument("usage: amalgam-fault-bench [--transport shm|tcp] [--pages N] [--rounds R] "
-                                    "[--pings N] [--busy-poll-us US] [--pin]");
+                                    "[--pings N] [--busy-poll-us US] [--fault-spin-us US] [--pin]");
       }
       if (o.pages == 0 || o.rounds == 0 || o.pings == 0) throw std::invalid_argument(a + " must be above 0");
+      if (o.busy_poll_us < 0 || o.fault_spin_us < 0) throw std::invalid_argument(a + " must not be negative");
     } catch (const std::logic_error& e) {
       std::cerr << "amalgam-fault-bench: " << e.what() << "\n";
       return 2;

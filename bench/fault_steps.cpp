@@ -31,7 +31,7 @@ double quantile(std::vector<double> v, double q) {
 
 StepMedians step_medians(const std::vector<std::pair<int64_t, int64_t>>& windows,
                          const std::vector<fault_trace::Event>& requester, const std::vector<fault_trace::Event>& home,
-                         const std::vector<Milestone>& milestones) {
+                         const std::vector<Milestone>& milestones, const std::string& last_step) {
   auto by_time_r = sorted(requester), by_time_h = sorted(home);
   std::vector<std::vector<double>> steps(milestones.size() + 1);
   StepMedians out;
@@ -48,7 +48,7 @@ StepMedians step_medians(const std::vector<std::pair<int64_t, int64_t>>& windows
     ++out.windows;
   }
   for (size_t i = 0; i < milestones.size(); ++i) out.steps_us.emplace_back(milestones[i].name, quantile(steps[i], 0.5));
-  out.steps_us.emplace_back("thread_resumes", quantile(steps.back(), 0.5));
+  out.steps_us.emplace_back(last_step, quantile(steps.back(), 0.5));
   return out;
 }
 

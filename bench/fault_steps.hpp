@@ -26,15 +26,15 @@ double quantile(std::vector<double> v, double q);
 
 struct StepMedians {
   size_t windows = 0;  // accesses in which every milestone was found
-  std::vector<std::pair<std::string, double>> steps_us;  // per milestone, then "thread_resumes"
+  std::vector<std::pair<std::string, double>> steps_us;  // per milestone, then `last_step`
   std::string json() const;
 };
 
 // `windows`: [begin, end] of each access in CLOCK_MONOTONIC ns. Each
 // window's steps run from its begin through the milestones to its end
-// ("thread_resumes"); a window missing a milestone is left out.
+// (the step named `last_step`); a window missing a milestone is left out.
 StepMedians step_medians(const std::vector<std::pair<int64_t, int64_t>>& windows,
                          const std::vector<fault_trace::Event>& requester, const std::vector<fault_trace::Event>& home,
-                         const std::vector<Milestone>& milestones);
+                         const std::vector<Milestone>& milestones, const std::string& last_step);
 
 }  // namespace amalgam::bench

@@ -51,7 +51,7 @@ def fault_results(out, transport):
     res = {"transport": transport, "runs": len(runs), "failed_runs": failed}
     if runs:
         res["ucx_tls"] = runs[0]["ucx_tls"]
-        res["config"] = {k: runs[0][k] for k in ("pages_per_round", "rounds", "busy_poll_us")}
+        res["config"] = {k: runs[0].get(k) for k in ("pages_per_round", "rounds", "busy_poll_us", "fault_spin_us")}
         res["raw_round_trip_4k"] = {
             "p50_us": median([r["raw_round_trip_4k"]["p50_us"] for r in runs]),
             "p99_us": median([r["raw_round_trip_4k"]["p99_us"] for r in runs]),
@@ -181,10 +181,13 @@ def main():
         return {"measured_us": x["read_miss"]["p50_us"], "limit_us": round(limit, 2),
                 "met": x["read_miss"]["p50_us"] <= limit}
 
-    read_goal = read_goal_of(faults["shm"])
-    read_goal["configuration"] = "shm, receive threads sleep when idle (the default)"
-    read_goal["busy_poll"] = read_goal_of(faults["shmpoll"])
-    read_goal["busy_poll"]["configuration"] = "shm, receive threads poll 200 us before they sleep"
+    # Met if either shared-memory configuration meets it; each is reported.
+    sleeping, polling = read_goal_of(faults["shm"]), read_goal_of(faults["shmpoll"])
+    sleeping["configuration"] = "shm, receive threads sleep when idle (the default)"
+    polling["configuration"] = "shm, receive threads poll 200 us before they sleep (--busy-poll 200)"
+    read_goal = {"met": sleeping["met"] or polling["met"],
+                 "met_by": [c["configuration"] for c in (sleeping, polling) if c["met"]],
+                 "receivers_sleep": sleeping, "receivers_poll": polling}
     results["goals"] = {
         "read_miss_shm_within_floor_plus_2rtt": read_goal,
         "numa_scaling_2_nodes_at_least_0_9": {
@@ -213,6 +216,8 @@ def main():
         cfg = f"2 engines over UCX {x['ucx_tls']}, {x['config']['pages_per_round']} pages x {x['config']['rounds']} rounds"
         if x["config"]["busy_poll_us"]:
             cfg += f", receivers poll {x['config']['busy_poll_us']} us before sleeping"
+        if x["config"]["fault_spin_us"]:
+            cfg += f", fault thread polls {x['config']['fault_spin_us']} us for its answer"
         for k, label in (("raw_round_trip_4k", "raw 4 KiB round trip"), ("local_floor", "local floor (no network)"),
                          ("read_miss", "remote read miss"), ("write_miss", "remote write miss"),
                          ("upgrade", "write upgrade S->E")):
@@ -252,10 +257,11 @@ def main():
         print("| " + " | ".join(row) + " |")
     print("\n| goal | measured | met |\n|---|---|---|")
     g = results["goals"]
-    bp = read_goal["busy_poll"]
-    print(f"| remote read miss (shm) <= local floor + 2 x raw round trip | {f(read_goal['measured_us'])} us <= "
-          f"{f(read_goal['limit_us'])} us; receivers polling: {f(bp['measured_us'])} us <= {f(bp['limit_us'])} us | "
-          f"{'yes' if read_goal['met'] else 'no'}; polling: {'yes' if bp['met'] else 'no'} |")
+    sl, bp = read_goal["receivers_sleep"], read_goal["receivers_poll"]
+    print(f"| remote read miss (shm) <= local floor + 2 x raw round trip | receivers sleeping: "
+          f"{f(sl['measured_us'])} us against {f(sl['limit_us'])} us; receivers polling: {f(bp['measured_us'])} us "
+          f"against {f(bp['limit_us'])} us | sleeping: {'yes' if sl['met'] else 'no'}; "
+          f"polling: {'yes' if bp['met'] else 'no'} |")
     print(f"| NUMA-local scaling, 2 nodes / 1 node >= 0.9 | {f(s['ratio'], '{:.2f}')} "
           f"(with --prefetch {f(s['ratio_prefetch'], '{:.2f}')}) | "
           f"{'yes' if g['numa_scaling_2_nodes_at_least_0_9']['met'] else 'no'} |")

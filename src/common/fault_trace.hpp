@@ -16,9 +16,9 @@ namespace amalgam::fault_trace {
 // What bench/fault_steps.hpp needs to split a read miss, and no more.
 enum class Step : uint8_t {
   FaultThreadWakes,  // the fault thread woke up with work (DsmEngine::round)
-  FramesArrived,     // a receive thread took frames from the transport
+  FramesArrived,     // a thread took frames from the transport
   WriteProtectEnd,   // UFFDIO_WRITEPROTECT of a page this node shares out done
-  MapEnd,            // UFFDIO_COPY of a page (bytes or zeros) into place done
+  MapBegin,          // UFFDIO_COPY of a page (bytes or zeros) into place begins
 };
 
 struct Event {

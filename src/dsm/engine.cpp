@@ -326,8 +326,8 @@ void DsmEngine::map_zero_run(size_t first) {
       break;
     ++pages;
   }
+  fault_trace::mark(fault_trace::Step::MapBegin);
   bool done = uffd_.copy(at.host(), g_zeros.data(), pages * kPageSize, /*write_protect=*/false);
-  fault_trace::mark(fault_trace::Step::MapEnd);
   if (!done)
     throw EngineFault(fmt::format("page {:#x}: already populated when mapped", head.page));
   run_begin_ = head.page;
@@ -349,8 +349,8 @@ void DsmEngine::execute(MapPage& a) {
         const void* src = a.fill == MapPage::Fill::Zero ? g_zeros.data() : a.bytes.data();
         if (a.fill == MapPage::Fill::Bytes && a.bytes.size() != kPageSize)
           throw EngineFault(fmt::format("page {:#x}: {} bytes to map", a.page, a.bytes.size()));
+        fault_trace::mark(fault_trace::Step::MapBegin);
         done = uffd_.copy(at.host(), src, kPageSize, read_only);
-        fault_trace::mark(fault_trace::Step::MapEnd);
       }
       ++(a.fill == MapPage::Fill::Zero ? stats_.zero_maps : stats_.copy_maps);
       break;
