@@ -65,6 +65,10 @@ def fault_results(out, transport):
         if steps:
             # Where a read miss spends its time (fault_trace milestones of both nodes).
             res["read_miss_steps"] = {k: median([s[k] for s in steps]) for k in steps[0] if k.endswith("_us")}
+        # Each run's own read miss against its own bar (its floor and round trip).
+        res["read_miss_vs_bar_per_run_us"] = [
+            [r["read_miss"]["p50_us"], round(r["local_floor"]["p50_us"] + 2 * r["raw_round_trip_4k"]["p50_us"], 2)]
+            for r in runs]
         res["errors"] = sum(r["errors"] + r["wrong_values"] for r in runs)
     return res
 
@@ -94,9 +98,11 @@ def main():
     a = ap.parse_args()
     out = Path(a.results)
 
-    # shmpoll: shared memory with the receive threads polling 200 us before
-    # they sleep (--busy-poll-us), raw round trip measured the same way.
-    faults = {t: fault_results(out, t) for t in ("shm", "shmpoll", "tcp")}
+    # shmspin: the fault thread polls 50 us for its answer (--fault-spin-us);
+    # shmpoll: that, and the receive threads poll 200 us before they sleep
+    # (--busy-poll-us), raw round trip measured the same way.
+    kinds = ("shm", "shmspin", "shmpoll", "tcp")
+    faults = {t: fault_results(out, t) for t in kinds}
 
     # Each guest benchmark: its successful runs' figures, and how many ran and failed.
     names = ("seqread_1node seqread_2nodes seqread_2nodes_prefetch numalocal_1node numalocal_2nodes "
@@ -178,16 +184,26 @@ def main():
         if "read_miss" not in x:
             return {"measured_us": None, "limit_us": None, "met": False}
         limit = x["local_floor"]["p50_us"] + 2 * x["raw_round_trip_4k"]["p50_us"]
+        per_run = x["read_miss_vs_bar_per_run_us"]
         return {"measured_us": x["read_miss"]["p50_us"], "limit_us": round(limit, 2),
-                "met": x["read_miss"]["p50_us"] <= limit}
+                "met": x["read_miss"]["p50_us"] <= limit,
+                # The round trip with sleeping threads moves between runs with
+                # where the scheduler puts them, and the bar with it.
+                "runs_within_their_own_bar": f"{sum(m <= b for m, b in per_run)} of {len(per_run)}"}
 
-    # Met if either shared-memory configuration meets it; each is reported.
-    sleeping, polling = read_goal_of(faults["shm"]), read_goal_of(faults["shmpoll"])
-    sleeping["configuration"] = "shm, receive threads sleep when idle (the default)"
-    polling["configuration"] = "shm, receive threads poll 200 us before they sleep (--busy-poll 200)"
-    read_goal = {"met": sleeping["met"] or polling["met"],
-                 "met_by": [c["configuration"] for c in (sleeping, polling) if c["met"]],
-                 "receivers_sleep": sleeping, "receivers_poll": polling}
+    # Met if any shared-memory configuration meets it; each is reported.
+    configs = {
+        "defaults": ("shm", "shm, threads sleep when idle (the defaults)"),
+        "fault_spin": ("shmspin", "shm, fault threads poll 50 us for their answer (--fault-spin 50)"),
+        "fault_spin_and_busy_poll": ("shmpoll", "shm, --fault-spin 50 and receive threads that poll 200 us "
+                                                "before they sleep (--busy-poll 200)"),
+    }
+    read_goal = {}
+    for key, (kind, text) in configs.items():
+        read_goal[key] = read_goal_of(faults[kind])
+        read_goal[key]["configuration"] = text
+    read_goal["met_by"] = [g["configuration"] for g in read_goal.values() if g["met"]]
+    read_goal["met"] = bool(read_goal["met_by"])
     results["goals"] = {
         "read_miss_shm_within_floor_plus_2rtt": read_goal,
         "numa_scaling_2_nodes_at_least_0_9": {
@@ -208,7 +224,7 @@ def main():
         return "n/a" if v is None else fmt.format(v)
 
     rows = [("benchmark", "configuration", "figure")]
-    for t in ("shm", "shmpoll", "tcp"):
+    for t in kinds:
         x = faults[t]
         if "read_miss" not in x:
             rows.append((f"fault latency {t}", "", "no successful run"))
@@ -257,11 +273,11 @@ def main():
         print("| " + " | ".join(row) + " |")
     print("\n| goal | measured | met |\n|---|---|---|")
     g = results["goals"]
-    sl, bp = read_goal["receivers_sleep"], read_goal["receivers_poll"]
-    print(f"| remote read miss (shm) <= local floor + 2 x raw round trip | receivers sleeping: "
-          f"{f(sl['measured_us'])} us against {f(sl['limit_us'])} us; receivers polling: {f(bp['measured_us'])} us "
-          f"against {f(bp['limit_us'])} us | sleeping: {'yes' if sl['met'] else 'no'}; "
-          f"polling: {'yes' if bp['met'] else 'no'} |")
+    parts = [(kind, read_goal[key]) for key, (kind, _) in configs.items()]
+    print("| remote read miss (shm) <= local floor + 2 x raw round trip | " +
+          "; ".join(f"{kind}: {f(g['measured_us'])} us against {f(g['limit_us'])} us "
+                    f"({g.get('runs_within_their_own_bar', 'no')} runs under their own bar)" for kind, g in parts) + " | " +
+          "; ".join(f"{kind}: {'yes' if g['met'] else 'no'}" for kind, g in parts) + " |")
     print(f"| NUMA-local scaling, 2 nodes / 1 node >= 0.9 | {f(s['ratio'], '{:.2f}')} "
           f"(with --prefetch {f(s['ratio_prefetch'], '{:.2f}')}) | "
           f"{'yes' if g['numa_scaling_2_nodes_at_least_0_9']['met'] else 'no'} |")

@@ -93,10 +93,12 @@ am() { "$amalgam" run --timeout 300 "$@"; }
 
 for ((r = 1; r <= repeats; r++)); do
   echo "bench: round $r of $repeats" >&2
-  # shmpoll: shared memory with receive threads that poll 200 us before they sleep.
-  for t in shm shmpoll tcp; do
-    args=(--transport "${t%poll}")
-    [[ $t == shmpoll ]] && args+=(--busy-poll-us 200)
+  # shmspin: fault threads that poll 50 us for their answer (--fault-spin 50);
+  # shmpoll: that, and receive threads that poll 200 us before they sleep.
+  for t in shm shmspin shmpoll tcp; do
+    args=(--transport "${t:0:3}")
+    [[ $t == shmspin ]] && args+=(--fault-spin-us 50)
+    [[ $t == shmpoll ]] && args+=(--busy-poll-us 200 --fault-spin-us 50)
     "$build/bench/amalgam-fault-bench" "${args[@]}" "${fault_args[@]}" >"$out/fault_${t}_$r.json" \
       2>"$out/fault_${t}_$r.err" || echo "bench: fault bench $t failed (see $out/fault_${t}_$r.err)" >&2
   done
