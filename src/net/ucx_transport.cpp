@@ -578,9 +578,9 @@ bool UcxTransport::poll(std::chrono::milliseconds timeout, const FrameHandler& o
 
 bool UcxTransport::spin(std::chrono::microseconds budget, const FrameHandler& on_frame,
                         const std::function<bool()>& done) {
-  if (spinners_.fetch_add(1, std::memory_order_acq_rel) == 0) listen_to_worker(false);
   Took took = Took::Nothing;
   try {
+    if (spinners_.fetch_add(1, std::memory_order_acq_rel) == 0) listen_to_worker(false);
     auto until = Clock::now() + budget;
     while (!done()) {
       took = take_frames(false, on_frame);

@@ -122,10 +122,10 @@ class UcxTransport : public Transport {
   void finish_requests();
   void on_hello(NodeId from, std::span<const uint8_t> bytes);
   void send_tagged(Peer& peer, Tag tag, std::span<const uint8_t> bytes);
-  bool sleep(std::chrono::milliseconds timeout);
+  bool sleep(std::chrono::milliseconds timeout);  // without mutex_; false: woken by wakeup()/close()
   void listen_to_worker(bool on);  // whether sleep() wakes on the worker's event fd
   void leave_spin();      // the last spinner out listens again and ends poll()'s waits
-  void end_spin_waits();  // without mutex_; false: woken by wakeup()/close()
+  void end_spin_waits();  // wakes a poll() waiting for spins to end
   void close_endpoints();
   std::string peer_name(NodeId node) const;
   [[noreturn]] void fail(const char* call, int status) const;
