@@ -1,12 +1,16 @@
 // DsmEngine's AwaitFunction: a fault thread whose fault waits for another
 // node takes the answer itself, on its own thread, instead of blocking.
 // Two engines in one process; node 0's messages wait in a mailbox that only
-// its await function empties, node 1's are delivered by a bus thread.
+// its await function empties (or the test, once it has given up), node 1's
+// are delivered by a bus thread.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
