@@ -304,7 +304,6 @@ int run(const Options& o) {
   if (o.pin) pin_to_cpu(0);
   fault_trace::enable(kTraceEvents);
   t.self = 0;
-  if (getenv("HOMEONLY")) t.busy_poll = std::chrono::microseconds(0);
   BenchNode node0(t, 3 * n, std::chrono::microseconds(o.fault_spin_us));  // waits for node 1 to connect
   // The transport's own round trip, 4 KiB each way, before the engines use it.
   net::RoundTripStats rtt = net::measure_round_trip(node0.transport(), 1, dsm::kPageSize, o.pings);
