@@ -12,6 +12,7 @@ bool Transport::spin(std::chrono::microseconds budget, const FrameHandler& on_fr
   while (!done()) {
     if (!poll(std::chrono::milliseconds(0), on_frame)) return false;
     if (std::chrono::steady_clock::now() >= until) break;
+    __builtin_ia32_pause();  // a spin-wait loop's hint (Intel SDM vol. 2, PAUSE): leaves a hyperthread sibling its share
   }
   return true;
 }

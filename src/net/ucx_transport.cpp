@@ -578,21 +578,18 @@ bool UcxTransport::poll(std::chrono::milliseconds timeout, const FrameHandler& o
 
 bool UcxTransport::spin(std::chrono::microseconds budget, const FrameHandler& on_frame,
                         const std::function<bool()>& done) {
-  Took took = Took::Nothing;
+  // The loop is Transport's (poll() with a zero timeout never waits for the
+  // worker's mutex); around it, what keeps poll() in another thread out of the way.
+  bool open = false;
   try {
     if (spinners_.fetch_add(1, std::memory_order_acq_rel) == 0) listen_to_worker(false);
-    auto until = Clock::now() + budget;
-    while (!done()) {
-      took = take_frames(false, on_frame);
-      if (took == Took::Closed || Clock::now() >= until) break;
-      __builtin_ia32_pause();  // a spin-wait loop's hint (Intel SDM vol. 2, PAUSE): leaves a hyperthread sibling its share
-    }
+    open = Transport::spin(budget, on_frame, done);
   } catch (...) {
     leave_spin();
     throw;
   }
   leave_spin();
-  return took != Took::Closed && !closed_;
+  return open && !closed_;
 }
 
 void UcxTransport::leave_spin() {
