@@ -278,8 +278,8 @@ std::vector<uint8_t> encode(const Message& message, NodeId sender) {
 }
 
 std::vector<uint8_t> encode(const dsm::Message& message, NodeId sender) {
-  constexpr MessageType type = static_cast<MessageType>(kFirstMessageType);  // DsmMessage, alternative 0
   static_assert(std::is_same_v<std::variant_alternative_t<0, Message>, DsmMessage>);
+  const MessageType type = type_at(0);
   auto frame = start_frame(type, sender, 64 + dsm::kPageSize);
   Encoder e(frame, sender, to_string(type));
   dsm_fields(e, message);
