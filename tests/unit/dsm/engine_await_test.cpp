@@ -16,6 +16,7 @@
 
 #include "common/mapping.hpp"
 #include "dsm/engine.hpp"
+#include "engine_harness.hpp"  // load(), store()
 
 namespace amalgam::dsm::testing {
 namespace {
@@ -23,9 +24,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr size_t kPages = 8;  // every page homed on node 1
-
-inline uint64_t load(const uint8_t* p) { return *reinterpret_cast<const volatile uint64_t*>(p); }
-inline void store(uint8_t* p, uint64_t v) { *reinterpret_cast<volatile uint64_t*>(p) = v; }
 
 class AwaitingPair {
  public:
