@@ -29,6 +29,8 @@
 #define PTE_US 0x4
 #define PTE_PWT 0x8
 #define PTE_PCD 0x10
+#define PTE_A 0x20
+#define PTE_D 0x40
 #define PTE_PS 0x80
 #define LAPIC_LVT_LINT0 0x350
 #define LAPIC_LVT_LINT1 0x360
@@ -198,25 +200,31 @@ rt_idt_ptr:
 
 /* Identity map of 0-4 GiB with 2 MiB pages, user-accessible (ring-3 code
  * does the work here) and write-back, except the LAPIC page: uncached.
- * PDPT entries 4..63 (RAM above 4 GiB) are filled at run time. */
+ * PDPT entries 4..63 (RAM above 4 GiB) are filled at run time.
+ * Accessed and Dirty are set from the start, as Linux does for its kernel
+ * mappings (__PAGE_KERNEL): the CPU (or KVM's shadow MMU, for it) then
+ * never writes a page-table entry. A write would move the page-table page
+ * between nodes each time a vCPU on another node first touches a 2 MiB
+ * region it maps, and every move drops the translations of the node
+ * that loses the page (Intel SDM vol. 3A, 4.8: Accessed and Dirty flags). */
         .p2align 12
         .globl rt_pml4, rt_pdpt
 rt_pml4:
-        .quad rt_pdpt + (PTE_P | PTE_RW | PTE_US)
+        .quad rt_pdpt + (PTE_P | PTE_RW | PTE_US | PTE_A)
         .fill 511, 8, 0
 rt_pdpt:
-        .quad rt_pd + 0x0000 + (PTE_P | PTE_RW | PTE_US)
-        .quad rt_pd + 0x1000 + (PTE_P | PTE_RW | PTE_US)
-        .quad rt_pd + 0x2000 + (PTE_P | PTE_RW | PTE_US)
-        .quad rt_pd + 0x3000 + (PTE_P | PTE_RW | PTE_US)
+        .quad rt_pd + 0x0000 + (PTE_P | PTE_RW | PTE_US | PTE_A)
+        .quad rt_pd + 0x1000 + (PTE_P | PTE_RW | PTE_US | PTE_A)
+        .quad rt_pd + 0x2000 + (PTE_P | PTE_RW | PTE_US | PTE_A)
+        .quad rt_pd + 0x3000 + (PTE_P | PTE_RW | PTE_US | PTE_A)
         .fill 508, 8, 0
 rt_pd:
         .set page, 0
         .rept 2048
         .if page == LAPIC_BASE
-        .quad page + (PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_PS)
+        .quad page + (PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_PS | PTE_A | PTE_D)
         .else
-        .quad page + (PTE_P | PTE_RW | PTE_US | PTE_PS)
+        .quad page + (PTE_P | PTE_RW | PTE_US | PTE_PS | PTE_A | PTE_D)
         .endif
         .set page, page + 0x200000
         .endr
