@@ -26,6 +26,14 @@ Cluster::Cluster(uint32_t nodes, uint32_t pages, const NodeProtocol::HomeFunctio
     for (Page& page : node.memory) page.fill(kPoison);
     node.holds_payload.assign(pages, 0);
   }
+  // Options::preallocate: each home's engine maps its pages read-write, zero-filled, before anything runs.
+  for (PageNumber p = 0; p < pages; ++p) {
+    NodeId home = home_of(p);
+    if (home < nodes && nodes_[home].protocol->starts_held(p)) {
+      nodes_[home].mapping[p] = Mapping::ReadWrite;
+      nodes_[home].memory[p].fill(std::byte{0});
+    }
+  }
 }
 
 void Cluster::store(NodeId n, PageNumber p, size_t offset, uint64_t value) {

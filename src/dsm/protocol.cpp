@@ -80,9 +80,34 @@ NodeProtocol::NodeProtocol(NodeId self, uint32_t node_count, HomeFunction home_o
   if (!home_of_) throw std::invalid_argument("DSM home function missing");
 }
 
+bool NodeProtocol::starts_held(PageNumber page) const { return options_.preallocate && home_of_(page) == self_; }
+
 PageState NodeProtocol::state(PageNumber page) const {
   auto it = local_.find(page);
-  return it == local_.end() ? PageState::Invalid : it->second.state;
+  if (it != local_.end()) return it->second.state;
+  return starts_held(page) && !directory_.contains(page) ? PageState::Exclusive : PageState::Invalid;
+}
+
+// A local entry is forgotten only while Invalid and idle (forget_if_idle),
+// and a preallocated page gets its directory entry together with its local
+// one (directory_entry), so a page without a local entry is Invalid unless
+// it starts held and its directory has never been created.
+NodeProtocol::Local& NodeProtocol::local_entry(PageNumber page) {
+  auto [it, fresh] = local_.try_emplace(page);
+  if (fresh && starts_held(page) && !directory_.contains(page)) it->second.state = PageState::Exclusive;
+  return it->second;
+}
+
+NodeProtocol::Directory& NodeProtocol::directory_entry(PageNumber page) {
+  auto d = directory_.find(page);
+  if (d != directory_.end()) return d->second;
+  if (starts_held(page)) local_entry(page);  // Exclusive: read before the directory exists
+  Directory& fresh = directory_[page];
+  if (starts_held(page)) {
+    fresh.holders = bit(self_);
+    fresh.exclusive = true;
+  }
+  return fresh;
 }
 
 bool NodeProtocol::pending(PageNumber page) const {
@@ -92,7 +117,10 @@ bool NodeProtocol::pending(PageNumber page) const {
 
 std::optional<NodeProtocol::DirectoryView> NodeProtocol::directory(PageNumber page) const {
   auto it = directory_.find(page);
-  if (it == directory_.end()) return std::nullopt;
+  if (it == directory_.end()) {
+    if (starts_held(page)) return DirectoryView{bit(self_), true, false, 0};
+    return std::nullopt;
+  }
   const Directory& d = it->second;
   return DirectoryView{d.holders, d.exclusive, d.active.has_value(), d.queue.size()};
 }
@@ -106,7 +134,7 @@ void NodeProtocol::on_fault(PageNumber page, Access access, std::vector<Action>&
     error(self_, page, "home_of() names no node", out);
     return;
   }
-  Local& e = local_[page];
+  Local& e = local_entry(page);
   if (permits(e.state, access)) {
     ++counters_.spurious_faults;
     out.emplace_back(std::in_place_type<WakeWaiters>, page);
@@ -230,16 +258,16 @@ void NodeProtocol::prefetch_after(PageNumber page, Access access, std::vector<Ac
   for (uint32_t k = 1; k <= options_.prefetch; ++k) {
     PageNumber next = page + k;
     if (next < page || home_of_(next) != home) break;
-    auto it = local_.find(next);
-    if (it != local_.end() && (it->second.state != PageState::Invalid || it->second.pending)) continue;
+    if (state(next) != PageState::Invalid || pending(next)) continue;
     if (access == Access::Write && !untouched_here(next)) continue;
     ++counters_.prefetches;
-    request(next, it != local_.end() ? it->second : local_[next], access, out);
+    request(next, local_entry(next), access, out);
   }
 }
 
 bool NodeProtocol::untouched_here(PageNumber page) const {
-  if (home_of_(page) != self_) return false;
+  // A preallocated page is held by its home from the start: never untouched.
+  if (home_of_(page) != self_ || options_.preallocate) return false;
   auto d = directory_.find(page);
   return d == directory_.end() || (d->second.holders == 0 && !d->second.active && d->second.queue.empty());
 }
@@ -250,7 +278,7 @@ void NodeProtocol::claim_after(PageNumber page, std::vector<Action>& out) {
   for (uint32_t k = 1; k <= options_.claim; ++k) {
     PageNumber next = page + k;
     if (next < page || !untouched_here(next)) break;
-    Local& e = local_[next];
+    Local& e = local_entry(next);
     if (e.state != PageState::Invalid || e.pending) break;
     ++counters_.claims;
     request(next, e, Access::Write, out);
@@ -424,7 +452,7 @@ void NodeProtocol::forget_if_idle(PageNumber page) {
 void NodeProtocol::on_request(const Message& m, std::vector<Action>& out) {
   if (home_of_(m.page) != self_) return error(m.sender, m.page, "Request to a node that is not the home", out);
   if (m.requester != m.sender) return error(m.sender, m.page, "Request on behalf of another node", out);
-  Directory& d = directory_[m.page];
+  Directory& d = directory_entry(m.page);
   NodeId r = m.requester;
   // A requester has at most one request queued; a new one may overtake the
   // Done of its previous one, but never repeat it.
@@ -501,7 +529,7 @@ bool NodeProtocol::start(PageNumber page, Directory& d, const Txn& t, std::vecto
     if (has(invalidate, self_)) {
       invalidate &= ~bit(self_);
       ++counters_.invalidations_sent;
-      drop_copy(page, local_[page], out);
+      drop_copy(page, local_entry(page), out);
       forget_if_idle(page);
     }
     for (NodeSet s = invalidate; s != 0; s &= s - 1) order(MessageType::Invalidate, lowest(s));
@@ -518,7 +546,7 @@ bool NodeProtocol::start(PageNumber page, Directory& d, const Txn& t, std::vecto
       ++counters_.invalidations_sent;
       ++counters_.invalidations_received;
     }
-    supply(page, local_[page], t.access, std::move(grant), out);
+    supply(page, local_entry(page), t.access, std::move(grant), out);
     forget_if_idle(page);
   } else {
     send(std::move(grant), out);

@@ -197,6 +197,15 @@ struct Options {
   // that keeps its data on its own NUMA node then pays the fault path once
   // per run. 0: off (each page on its own fault, reads Shared).
   uint32_t claim = 0;
+  // Home memory allocated up front (amalgam --preallocate): every page homed
+  // here starts mapped read-write at its home, all zeros (the engine
+  // populates them before the guest runs), so the home never faults on a
+  // page until another node has taken it. Such a page is held by its home
+  // Exclusive from the start: another node's first Request is served like any
+  // page the home holds (write-protect or drop, bytes inline), never with a
+  // zero Grant, since the home may have written it without a fault. claim
+  // then finds nothing to claim.
+  bool preallocate = false;
 };
 
 class NodeProtocol {
@@ -213,6 +222,9 @@ class NodeProtocol {
   void on_message(const Message& message, std::vector<Action>& out);
 
   PageState state(PageNumber page) const;
+  // Whether the page starts mapped read-write here (Options::preallocate and
+  // this node is its home).
+  bool starts_held(PageNumber page) const;
   bool pending(PageNumber page) const;  // a request of this node is in progress
 
   // The home's directory entry of a page (nullopt if this node is not its
@@ -223,6 +235,7 @@ class NodeProtocol {
     bool busy = false;
     size_t queued = 0;
   };
+  // A preallocated page nobody has asked for shows as held by its home.
   std::optional<DirectoryView> directory(PageNumber page) const;
 
   const Counters& counters() const { return counters_; }
@@ -260,6 +273,11 @@ class NodeProtocol {
     std::vector<Txn> queue;  // FIFO; at most one entry per node (a deque costs an allocation up front)
     NodeSet queued = 0;      // requesters in `queue`
   };
+
+  // The entries of a page, created on first use with the page's starting
+  // state (Invalid and untouched, or held by the home: Options::preallocate).
+  Local& local_entry(PageNumber page);
+  Directory& directory_entry(PageNumber page);
 
   void dispatch(const Message& m, std::vector<Action>& out);
   void drain(std::vector<Action>& out);

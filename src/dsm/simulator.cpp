@@ -37,6 +37,7 @@ std::string replay_command(const SimConfig& c) {
   if (c.mutation != Mutation::None) cmd += fmt::format(" --mutation {}", to_string(c.mutation));
   if (c.prefetch) cmd += fmt::format(" --prefetch {}", c.prefetch);
   if (c.claim) cmd += fmt::format(" --claim {}", c.claim);
+  if (c.preallocate) cmd += " --preallocate";
   return cmd;
 }
 
@@ -119,7 +120,7 @@ Simulation::Simulation(const SimConfig& c)
         return home;
       }()),
       cluster_(c.nodes, c.pages, [this](PageNumber p) { return p < home_.size() ? home_[p] : kMaxNodes; },
-               Options{c.mutation, c.prefetch, c.claim}),
+               Options{c.mutation, c.prefetch, c.claim, c.preallocate}),
       vcpus_of_(c.nodes, std::vector<Vcpu>(vcpus_)),
       latest_(c.pages),
       ever_mapped_(c.pages) {

@@ -35,6 +35,7 @@ struct SimConfig {
   Mutation mutation = Mutation::None;
   uint32_t prefetch = 0;  // Options::prefetch of every node
   uint32_t claim = 0;     // Options::claim of every node
+  bool preallocate = false;  // Options::preallocate of every node
 };
 
 struct SimResult {

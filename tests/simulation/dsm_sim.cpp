@@ -6,6 +6,7 @@
 //   --mutation skip-ack|no-downgrade                   run a deliberately broken protocol
 //   --prefetch N                                       read N pages ahead on a remote read miss
 //   --claim N                                          first touch takes N untouched home pages after the faulting one
+//   --preallocate                                      every home starts holding its pages read-write
 //   --expect-failure                                   succeed only if some run fails
 // Exit status 0 when every run passed (or, with --expect-failure, when one failed).
 #include <CLI/CLI.hpp>
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, 64u));
   app.add_option("--claim", config.claim, "untouched home pages taken after a first touch (0: off)")
       ->check(CLI::Range(0u, 512u));
+  app.add_flag("--preallocate", config.preallocate, "every home starts holding its own pages read-write");
   app.add_flag("--expect-failure", expect_failure, "succeed only if a run fails");
   CLI11_PARSE(app, argc, argv);
   config.mutation = mutation == "skip-ack"       ? Mutation::SkipOneInvalidationAck

@@ -316,6 +316,45 @@ TEST(DsmProtocol, FirstTouchAtTheHomeClaimsTheUntouchedRunThatFollows) {
   expect_clean(c);
 }
 
+TEST(DsmProtocol, PreallocatedPagesStartHeldByTheirHome) {
+  Cluster c = make(2, 4, Options{.claim = 8, .preallocate = true});
+  for (PageNumber p = 0; p < 4; ++p) {
+    NodeId home = static_cast<NodeId>(p % 2);
+    EXPECT_EQ(c.mapping(home, p), Mapping::ReadWrite) << p;
+    EXPECT_EQ(c.mapping(1 - home, p), Mapping::None) << p;
+    EXPECT_EQ(c.node(home).state(p), PageState::Exclusive) << p;
+    EXPECT_TRUE(c.node(home).starts_held(p));
+    EXPECT_FALSE(c.node(1 - home).starts_held(p));
+    expect_directory(c, p, NodeSet{1} << home, true);
+  }
+  c.store(0, 0, 0, 7);  // the home writes without a fault
+  c.fault(0, 2, Access::Write);  // a thread that raced with nothing: only woken
+  EXPECT_TRUE(c.network().empty());
+  EXPECT_EQ(c.node(0).counters().spurious_faults, 1u);
+  EXPECT_EQ(c.node(0).counters().claims, 0u);  // nothing untouched to claim
+  expect_clean(c);
+}
+
+TEST(DsmProtocol, PreallocatedPageGoesToAnotherNodeWithTheHomesBytes) {
+  Cluster c = make(2, 4, Options{.preallocate = true});
+  c.store(0, 0, 0, 42);  // no fault: the home never told the protocol
+  read(c, 1, 0);
+  EXPECT_EQ(load(c, 1, 0), 42u);  // the bytes, not a zero Grant
+  EXPECT_EQ(c.mapping(0, 0), Mapping::ReadOnly);
+  EXPECT_EQ(c.node(0).counters().pages_sent, 1u);
+  EXPECT_EQ(c.node(0).counters().zero_fills + c.node(1).counters().zero_fills, 0u);
+  expect_directory(c, 0, 0b11, false);
+  write(c, 1, 2, 9);  // a write takes the page: the home drops its copy
+  EXPECT_EQ(c.mapping(0, 2), Mapping::None);
+  EXPECT_EQ(c.node(0).state(2), PageState::Invalid);
+  expect_directory(c, 2, 0b10, true);
+  write(c, 0, 2, 10);  // and gets it back like any page it does not hold
+  EXPECT_EQ(c.mapping(1, 2), Mapping::None);
+  EXPECT_EQ(load(c, 0, 2), 10u);
+  expect_directory(c, 2, 0b01, true);
+  expect_clean(c);
+}
+
 TEST(DsmProtocol, PrefetchOnTheSameHomeOnlyAndWritesOnlyUntouchedLocalPages) {
   // Pages 0..5 are homed on node 1, pages 6..7 on node 0; pages 8.. exist nowhere.
   auto home = [](PageNumber p) -> NodeId { return p < 6 ? 1 : p < 8 ? 0 : kMaxNodes; };
