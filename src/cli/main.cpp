@@ -66,6 +66,7 @@ struct RunOptions {
   std::string transport = "shm";
   uint32_t prefetch = 0;
   uint32_t claim = 64;
+  bool preallocate = false;
   uint32_t busy_poll = 0;
   uint32_t fault_spin = static_cast<uint32_t>(amalgam::cluster::kDefaultFaultSpin.count());
   // `amalgam node` only: which node this process is, and every node's address.
@@ -84,6 +85,7 @@ amalgam::machine::MachineConfig build_config(const RunOptions& o) {
   config.baseline_cpu = o.cpu == "baseline";
   config.dsm_prefetch = o.prefetch;
   config.dsm_claim = o.claim;
+  config.preallocate = o.preallocate;
   config.node_count = o.nodes;
   config.node_id = o.node_id;
   if (o.nodes > 1) {
@@ -178,6 +180,9 @@ void add_machine_options(CLI::App* cmd, RunOptions& o) {
                   "DSM first touch: untouched pages of the same home taken with the faulting one (0: off)")
       ->check(CLI::Range(0u, 512u))
       ->capture_default_str();
+  cmd->add_flag("--preallocate", o.preallocate,
+               "allocate guest RAM before the guest runs (each node its own share): no first-touch faults, "
+               "huge pages where the host has them");
   cmd->add_option("--busy-poll", o.busy_poll,
                   "microseconds a node keeps polling for messages before it sleeps (lower latency, more CPU)")
       ->check(CLI::Range(0u, 1'000'000u))

@@ -141,7 +141,7 @@ void ClusterNode::attach_memory(const memory::GuestMemory& memory) {
         if (!layout.is_ram(gpa, dsm::kPageSize)) return dsm::kMaxNodes;  // no such page: read-ahead stops here
         return machine::home_node(plan, gpa, nodes);
       },
-      dsm::Options{.prefetch = config_.dsm_prefetch, .claim = config_.dsm_claim});
+      dsm::Options{.prefetch = config_.dsm_prefetch, .claim = config_.dsm_claim, .preallocate = config_.preallocate});
   auto engine = std::make_unique<dsm::DsmEngine>(
       memory.slots(), std::move(protocol),
       [this](dsm::NodeId to, const dsm::Message& m) { transport_->send(to, net::encode(m, self_)); },
@@ -370,9 +370,9 @@ std::string ClusterNode::stats_line() const {
   }
   const auto& p = s.protocol;
   return fmt::format(
-      "read_faults={} write_faults={} zero_fills={} invalidations_sent={} invalidations_received={} "
+      "read_faults={} write_faults={} zero_fills={} preallocated={} invalidations_sent={} invalidations_received={} "
       "pages_in={} pages_out={} bytes_in={} bytes_out={} ipis_forwarded={} io_forwarded={} io_served={}",
-      p.read_faults, p.write_faults, p.zero_fills, p.invalidations_sent, p.invalidations_received,
+      p.read_faults, p.write_faults, p.zero_fills, s.preallocated_pages, p.invalidations_sent, p.invalidations_received,
       p.pages_received, p.pages_sent, p.bytes_received, p.bytes_sent, ipis_forwarded_.load(), io_forwarded_.load(),
       ios_served_.load());
 }

@@ -17,6 +17,7 @@
 
 #include "common/error.hpp"
 #include "common/fault_trace.hpp"
+#include "memory/populate.hpp"
 
 namespace amalgam::dsm {
 
@@ -71,16 +72,47 @@ DsmEngine::DsmEngine(std::vector<memory::HostSlot> ranges, NodeProtocol protocol
     ranges_.push_back({r, std::vector<uint8_t>(r.size / kPageSize, kNone)});
   }
   uffd_.api(UFFD_FEATURE_PAGEFAULT_FLAG_WP);
-  for (const auto& r : ranges_) {
+  const auto held = held_runs();
+  uint64_t held_bytes = 0;
+  for (const auto& run : held) held_bytes += (run.end - run.begin) * kPageSize;
+  memory::check_can_populate(held_bytes, fmt::format("node {}", self_));
+  for (auto& r : ranges_) {
     // Every page starts Invalid: nothing may be mapped there. Pages are
     // mapped one by one, so no transparent huge page may stand for 512 of
     // them (EINVAL: a host without THP, nothing to turn off).
     if (::madvise(r.slot.host, r.slot.size, MADV_NOHUGEPAGE) != 0 && errno != EINVAL)
       throw SystemError("madvise(MADV_NOHUGEPAGE)", errno);
     check_syscall(::madvise(r.slot.host, r.slot.size, MADV_DONTNEED), "madvise(MADV_DONTNEED)");
+    for (const auto& run : held)
+      if (run.range == &r) preallocate(run);
     uffd_.register_range(r.slot.host, r.slot.size, /*missing=*/true, /*wp=*/true);
   }
   wakeup_.reset(static_cast<int>(check_syscall(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")));
+  published_ = stats_;
+}
+
+std::vector<DsmEngine::HeldRun> DsmEngine::held_runs() {
+  std::vector<HeldRun> runs;
+  for (auto& r : ranges_) {
+    const uint64_t pages = r.slot.size / kPageSize;
+    const PageNumber first = r.slot.gpa / kPageSize;
+    for (uint64_t i = 0; i < pages; ++i) {
+      if (!protocol_.starts_held(first + i)) continue;
+      if (!runs.empty() && runs.back().range == &r && runs.back().end == i) ++runs.back().end;
+      else runs.push_back({&r, i, i + 1});
+    }
+  }
+  return runs;
+}
+
+// Options::preallocate: the pages the protocol says start held here are
+// allocated and mapped read-write now, before userfaultfd watches the range
+// (huge pages where a run covers whole 2 MiB extents).
+void DsmEngine::preallocate(const HeldRun& run) {
+  memory::populate(run.range->slot.host + run.begin * kPageSize, (run.end - run.begin) * kPageSize);
+  std::fill(run.range->mapped.begin() + static_cast<ptrdiff_t>(run.begin),
+            run.range->mapped.begin() + static_cast<ptrdiff_t>(run.end), kReadWrite);
+  stats_.preallocated_pages += run.end - run.begin;
 }
 
 DsmEngine::~DsmEngine() {

@@ -73,8 +73,10 @@
 //
 // The ranges must be page-aligned, unused and not overlap, and stay mapped
 // until the engine is stopped; the constructor drops whatever is mapped
-// there (every page starts Invalid, as the protocol assumes). Guest-physical
-// page number = gpa >> 12.
+// there (every page starts Invalid, as the protocol assumes), except, with
+// Options::preallocate, the pages homed here: those it allocates and maps
+// read-write before it registers the ranges (memory::populate()). Guest-
+// physical page number = gpa >> 12.
 #pragma once
 
 #include <atomic>
@@ -100,6 +102,7 @@ struct EngineStats {
   uint64_t wp_faults = 0;
   uint64_t messages_delivered = 0;  // from other nodes through deliver()
   // Operations on the mapping.
+  uint64_t preallocated_pages = 0;  // mapped read-write up front (Options::preallocate)
   uint64_t zero_maps = 0;   // MapPage Zero
   uint64_t copy_maps = 0;   // MapPage Bytes
   uint64_t upgrades = 0;    // MapPage Keep
@@ -163,6 +166,13 @@ class DsmEngine {
     uint8_t& mapped() const { return range->mapped[index]; }
   };
 
+  // Pages of a range that start held here (Options::preallocate): [begin, end).
+  struct HeldRun {
+    Range* range;
+    uint64_t begin, end;
+  };
+  std::vector<HeldRun> held_runs();
+  void preallocate(const HeldRun& run);
   void signal();  // wakes the fault thread
   // For await_: true once the pages in awaited_ are answered or the fault
   // thread has other work.

@@ -66,6 +66,7 @@ Machine::Machine(MachineConfig config, NodeServices* services)
               }) {
   // The DSM owns guest memory before anything (the loader included) touches it.
   if (services_) services_->attach_memory(memory_);
+  else if (config_.preallocate) memory_.preallocate();
   stop_event_.reset(static_cast<int>(check_syscall(::eventfd(0, EFD_CLOEXEC), "eventfd")));
   uint32_t slot = 0;
   for (const auto& s : memory_.slots()) vm_.set_memory_region(slot++, s.gpa, s.size, s.host);

@@ -24,6 +24,9 @@ struct MachineConfig {
   bool forward_stdin = true;
   uint32_t dsm_prefetch = 0;  // DSM read-ahead pages on a remote read miss (dsm::Options::prefetch)
   uint32_t dsm_claim = 0;     // DSM first-touch run of untouched home pages (dsm::Options::claim)
+  // Guest RAM allocated before the guest runs: all of it on one node, each
+  // node's own share on several (dsm::Options::preallocate).
+  bool preallocate = false;
 
   // One node of several: this process runs the vCPUs whose entry in
   // placement is node_id; node 0 also loads the guest and hosts the devices.

@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include "memory/populate.hpp"
+
 namespace amalgam::memory {
 
 GuestMemory::GuestMemory(const Layout& layout) : layout_(layout) {
@@ -16,6 +18,13 @@ GuestMemory::GuestMemory(const Layout& layout) : layout_(layout) {
     // turns it off again for the RAM it manages page by page.
     (void)::madvise(mappings_.back().data(), r.size, MADV_HUGEPAGE);
   }
+}
+
+void GuestMemory::preallocate() const {
+  uint64_t bytes = 0;
+  for (const auto& m : mappings_) bytes += m.size();
+  check_can_populate(bytes, "the machine");
+  for (const auto& m : mappings_) populate(m.data(), m.size());
 }
 
 std::vector<HostSlot> GuestMemory::slots() const {

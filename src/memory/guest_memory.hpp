@@ -30,6 +30,10 @@ class GuestMemory {
 
   const Layout& layout() const { return layout_; }
   std::vector<HostSlot> slots() const;
+  // Allocates all of guest RAM now (populate()), for a machine on one node
+  // run with --preallocate; on several nodes the DSM engine allocates each
+  // node's own share instead.
+  void preallocate() const;
 
   // Host pointer to [gpa, gpa+len); throws std::out_of_range naming the
   // address when the range is not entirely inside one RAM range.

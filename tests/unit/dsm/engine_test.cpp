@@ -79,6 +79,36 @@ TEST(DsmEngine, FirstTouchClaimsARunOfUntouchedPagesWithOneFault) {
   EXPECT_TRUE(c.errors().empty());
 }
 
+TEST(DsmEngine, PreallocatedHomePagesNeedNoFaultAndGoToOthersWithTheirBytes) {
+  EngineCluster c(2, Bus::Mode::Direct, 1, 32, Options{.preallocate = true});
+  ASSERT_EQ(c.home_of(4), 0u);
+  ASSERT_EQ(c.home_of(5), 1u);
+  EXPECT_EQ(c.settled_stats(0).preallocated_pages, 32u);  // 16 of each range
+  EXPECT_EQ(c.settled_stats(1).preallocated_pages, 32u);
+  on_thread([&] {
+    for (size_t i = 0; i < c.pages(); i += 2) {
+      EXPECT_EQ(load(c.at(0, i) + 8), 0u);
+      store(c.at(0, i), 1000 + i);
+    }
+  });
+  EngineStats s0 = c.settled_stats(0);
+  EXPECT_EQ(s0.missing_faults + s0.wp_faults, 0u);  // mapped read-write from the start
+  on_thread([&] {
+    EXPECT_EQ(load(c.at(1, 4)), 1004u);  // a read: the home's bytes, not a zero page
+    store(c.at(1, 6), 7);                 // a write: the home drops its copy
+  });
+  on_thread([&] { EXPECT_EQ(load(c.at(0, 6)), 7u); });
+  s0 = c.settled_stats(0);
+  EngineStats s1 = c.settled_stats(1);
+  EXPECT_EQ(s0.protocol.pages_sent, 2u);
+  EXPECT_EQ(s0.write_protects, 2u);  // each page before its bytes were read
+  EXPECT_EQ(s0.drops, 1u);
+  EXPECT_EQ(s0.missing_faults, 1u);  // page 6, after node 1 took it
+  EXPECT_EQ(s0.zero_maps + s1.zero_maps, 0u);
+  EXPECT_EQ(s1.protocol.pages_sent, 1u);  // page 6 back to its home
+  EXPECT_TRUE(c.errors().empty());
+}
+
 TEST(DsmEngine, RemoteReadsSeeBytesWrittenElsewhereAndWritesInvalidateThem) {
   EngineCluster c(3);
   ASSERT_EQ(c.home_of(3), 0u);

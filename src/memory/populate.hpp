@@ -1,0 +1,28 @@
+// Allocating anonymous memory up front (amalgam --preallocate).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace amalgam::memory {
+
+// Allocates [addr, addr+len) now, writable and zero-filled, in transparent
+// huge pages where the host offers them (MADV_HUGEPAGE is advice only).
+// Guest RAM that is resident before the guest's first access also lets KVM
+// map it in 2 MiB pages, which it does not do for a huge page that only
+// appears while a vCPU's first access waits for it. Uses
+// MADV_POPULATE_WRITE (Linux 5.14); on an older kernel (EINVAL) it writes one
+// byte of every page instead. The range must not be registered with
+// userfaultfd (its faults would wait for this thread). Throws SystemError
+// naming the call; ENOMEM when the host cannot back it.
+void populate(uint8_t* addr, size_t len);
+
+// Throws std::runtime_error, before anything is allocated, when `bytes` is
+// more than the host has available (MemAvailable of /proc/meminfo): running
+// out halfway would bring the kernel's OOM killer, not an error. `who` (the
+// machine, node 1) names what wants the memory. No check when /proc/meminfo
+// cannot be read.
+void check_can_populate(uint64_t bytes, std::string_view who);
+
+}  // namespace amalgam::memory
