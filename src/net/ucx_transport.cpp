@@ -677,6 +677,24 @@ void UcxTransport::close_endpoints() {
   }
   drain(state_->closing);
   state_->listener.reset();
+  discard_unexpected(deadline);
+}
+
+void UcxTransport::discard_unexpected(Clock::time_point deadline) {
+  // Frames that came and that nobody will take now (a peer's last words
+  // while this node stops early) are received and dropped: left in the
+  // worker, UCX warns of each one on stderr when the worker goes.
+  ucp_worker_h worker = state_->worker.get();
+  std::vector<uint8_t> sink(kMaxFrame + 1);
+  for (;;) {
+    ucp_tag_recv_info_t info{};
+    ucp_tag_message_h message = ucp_tag_probe_nb(worker, 0, 0, 1, &info);
+    if (!message) return;
+    ucp_request_param_t param{};
+    Request r(ucp_tag_msg_recv_nbx(worker, sink.data(), std::min(info.length, sink.size()), message, &param));
+    while (!r.done() && Clock::now() < deadline) ucp_worker_progress(worker);
+    if (!r.done()) return;  // out of time: the worker's teardown cancels it
+  }
 }
 
 std::string UcxTransport::endpoint_info(NodeId peer) {

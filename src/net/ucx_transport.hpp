@@ -127,6 +127,7 @@ class UcxTransport : public Transport {
   void leave_spin();      // the last spinner out listens again and ends poll()'s waits
   void end_spin_waits();  // wakes a poll() waiting for spins to end
   void close_endpoints();
+  void discard_unexpected(std::chrono::steady_clock::time_point deadline);
   std::string peer_name(NodeId node) const;
   [[noreturn]] void fail(const char* call, int status) const;
 
