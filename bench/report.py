@@ -107,14 +107,30 @@ def main():
     # Each guest benchmark: its successful runs' figures, and how many ran and failed.
     names = ("seqread_1node seqread_2nodes seqread_2nodes_prefetch numalocal_1node numalocal_2nodes "
              "numalocal_2nodes_prefetch counter_1node counter_2nodes ipi_1node ipi_2nodes qemu_numalocal "
-             "amalgam_numalocal").split()
+             "amalgam_numalocal numalocal_1node_preallocate numalocal_2nodes_preallocate").split()
     figures, counts = {}, {}
     for name in names:
         figures[name], failed = guest_runs(out, name)
         counts[name] = {"runs": len(figures[name]), "failed_runs": failed}
-    seq1, seq2, seq2p, numa1, numa2, numa2p, cnt1, cnt2, ipi1, ipi2, qemu, amal = (figures[n] for n in names)
+    seq1, seq2, seq2p, numa1, numa2, numa2p, cnt1, cnt2, ipi1, ipi2, qemu, amal, numa1a, numa2a = (
+        figures[n] for n in names)
     (seq1_n, seq2_n, seq2p_n, numa1_n, numa2_n, numa2p_n, cnt1_n, cnt2_n, ipi1_n, ipi2_n, qemu_n,
-     amal_n) = (counts[n] for n in names)
+     amal_n, numa1a_n, numa2a_n) = (counts[n] for n in names)
+
+    def per_round_ratios(name_two, name_one):
+        # 2 nodes over 1 node, run r against run r (they ran back to back),
+        # so that the machine's drift over a long benchmark cancels out.
+        def mb_s(path):
+            text = path.read_text(errors="replace") if path.exists() else ""
+            m = re.search(r"^PASS \S+ .*\bmb_s=(\d+)", text, re.M)
+            return int(m.group(1)) if m else None
+        ratios = []
+        for two_out in sorted(out.glob(f"{name_two}_[0-9]*.out")):
+            rnd = two_out.stem.rsplit("_", 1)[1]
+            two, one = mb_s(two_out), mb_s(out / f"{name_one}_{rnd}.out")
+            if two and one:
+                ratios.append(round(two / one, 3))
+        return ratios
 
     def counter_ops(runs):
         # shared_ns_per_op is each CPU's time per operation: all CPUs together
@@ -140,13 +156,25 @@ def main():
             "two_nodes_prefetch": seq2p_n,
         },
         "scaling": {
-            "what": "numalocal, 2 vCPUs, each on RAM of its own NUMA node in ring 3; 1 node (--numa 2) vs 2 nodes",
+            "what": "numalocal, 2 vCPUs, each on RAM of its own NUMA node in ring 3; 1 node (--numa 2) vs 2 nodes; "
+                    "MB/s from each vCPU's first touch of its slice to the end of its passes",
             "one_node_mb_s": figure(numa1, "mb_s"),
             "two_nodes_mb_s": figure(numa2, "mb_s"),
             "two_nodes_prefetch_mb_s": figure(numa2p, "mb_s"),
             "one_node": numa1_n,
             "two_nodes": numa2_n,
             "two_nodes_prefetch": numa2p_n,
+            # The slowest vCPU's first touch (zeroing its slice), inside the figures above.
+            "first_touch_us": {"one_node": figure(numa1, "first_touch_us"), "two_nodes": figure(numa2, "first_touch_us"),
+                               "one_node_preallocated": figure(numa1a, "first_touch_us"),
+                               "two_nodes_preallocated": figure(numa2a, "first_touch_us")},
+            # Both sides run with --preallocate: guest RAM allocated before the guest runs.
+            "one_node_preallocated_mb_s": figure(numa1a, "mb_s"),
+            "two_nodes_preallocated_mb_s": figure(numa2a, "mb_s"),
+            "one_node_preallocated": numa1a_n,
+            "two_nodes_preallocated": numa2a_n,
+            "ratio_per_round": per_round_ratios("numalocal_2nodes", "numalocal_1node"),
+            "ratio_preallocated_per_round": per_round_ratios("numalocal_2nodes_preallocate", "numalocal_1node_preallocate"),
         },
         "shared_counter": {
             "what": "counter, 2 vCPUs, lock xadd on one shared counter; exact total checked by the guest",
@@ -176,6 +204,7 @@ def main():
     s = results["scaling"]
     s["ratio"] = ratio(s["two_nodes_mb_s"], s["one_node_mb_s"])
     s["ratio_prefetch"] = ratio(s["two_nodes_prefetch_mb_s"], s["one_node_mb_s"])
+    s["ratio_preallocated"] = ratio(s["two_nodes_preallocated_mb_s"], s["one_node_preallocated_mb_s"])
     r = results["reference_vmm"]
     r["wall_ratio"] = ratio(r["amalgam_wall_s"], r["qemu_wall_s"])
     r["guest_ratio"] = ratio(r["amalgam_guest_us"], r["qemu_guest_us"])
@@ -204,12 +233,25 @@ def main():
         read_goal[key]["configuration"] = text
     read_goal["met_by"] = [g["configuration"] for g in read_goal.values() if g["met"]]
     read_goal["met"] = bool(read_goal["met_by"])
+    # Met if either configuration meets it; each is reported, with how many
+    # of its rounds were at or above the limit on their own.
+    def scaling_goal_of(measured, per_round, text):
+        return {"measured": measured, "configuration": text, "met": measured is not None and measured >= 0.9,
+                "rounds_at_or_above_limit": f"{sum(x >= 0.9 for x in per_round)} of {len(per_round)}"}
+    scaling_goal = {
+        "defaults": scaling_goal_of(s["ratio"], s["ratio_per_round"],
+                                    "RAM allocated on first touch (default options, first-touch claims on)"),
+        "preallocated": scaling_goal_of(s["ratio_preallocated"], s["ratio_preallocated_per_round"],
+                                        "--preallocate on both sides: guest RAM allocated before the guest runs"),
+        "measured_prefetch": s["ratio_prefetch"],
+        "limit": 0.9,
+    }
+    scaling_goal["met_by"] = [scaling_goal[k]["configuration"] for k in ("defaults", "preallocated")
+                              if scaling_goal[k]["met"]]
+    scaling_goal["met"] = bool(scaling_goal["met_by"])
     results["goals"] = {
         "read_miss_shm_within_floor_plus_2rtt": read_goal,
-        "numa_scaling_2_nodes_at_least_0_9": {
-            "measured": s["ratio"], "configuration": "2 nodes, default options (first-touch claims on)",
-            "measured_prefetch": s["ratio_prefetch"],
-            "limit": 0.9, "met": s["ratio"] is not None and s["ratio"] >= 0.9},
+        "numa_scaling_2_nodes_at_least_0_9": scaling_goal,
         "one_node_within_10pct_of_qemu": {
             "measured": r["guest_ratio"], "limit": 1.1,
             "basis": "the guest's own time for its workload (TSC); whole-run wall times are in reference_vmm, but "
@@ -249,6 +291,14 @@ def main():
                  f"{three_ways(pt)} MB/s"))
     rows.append(("NUMA-local scaling", "numalocal, 2 vCPUs; 1 node --numa 2; 2 nodes; 2 nodes --prefetch",
                  f"{three_ways(s)} MB/s; ratio {f(s['ratio'], '{:.2f}')}, with prefetch {f(s['ratio_prefetch'], '{:.2f}')}"))
+    ft = s["first_touch_us"]
+    rows.append(("NUMA-local scaling, --preallocate", "numalocal, 2 vCPUs; 1 node --numa 2; 2 nodes; both --preallocate",
+                 f"{f(s['one_node_preallocated_mb_s'], '{:.0f}')}; {f(s['two_nodes_preallocated_mb_s'], '{:.0f}')} MB/s; "
+                 f"ratio {f(s['ratio_preallocated'], '{:.2f}')}"))
+    rows.append(("first touch of a vCPU's 2 MiB", "numalocal, slowest vCPU; 1 node; 2 nodes; "
+                                                 "1 node --preallocate; 2 nodes --preallocate",
+                 "; ".join(f(ft[k], "{:.0f}") for k in ("one_node", "two_nodes", "one_node_preallocated",
+                                                         "two_nodes_preallocated")) + " us"))
     sc = results["shared_counter"]
     rows.append(("shared counter", "counter, 2 vCPUs, 1 vs 2 nodes",
                  f"{f(sc['one_node_ops_s'], '{:.3g}')} vs {f(sc['two_nodes_ops_s'], '{:.3g}')} ops/s, "
@@ -278,9 +328,13 @@ def main():
           "; ".join(f"{kind}: {f(g['measured_us'])} us against {f(g['limit_us'])} us "
                     f"({g.get('runs_within_their_own_bar', 'no')} runs under their own bar)" for kind, g in parts) + " | " +
           "; ".join(f"{kind}: {'yes' if g['met'] else 'no'}" for kind, g in parts) + " |")
-    print(f"| NUMA-local scaling, 2 nodes / 1 node >= 0.9 | {f(s['ratio'], '{:.2f}')} "
-          f"(with --prefetch {f(s['ratio_prefetch'], '{:.2f}')}) | "
-          f"{'yes' if g['numa_scaling_2_nodes_at_least_0_9']['met'] else 'no'} |")
+    sg = g["numa_scaling_2_nodes_at_least_0_9"]
+    print(f"| NUMA-local scaling, 2 nodes / 1 node >= 0.9 | defaults: {f(s['ratio'], '{:.2f}')} "
+          f"({sg['defaults']['rounds_at_or_above_limit']} rounds at or above), with --prefetch "
+          f"{f(s['ratio_prefetch'], '{:.2f}')}; --preallocate: {f(s['ratio_preallocated'], '{:.2f}')} "
+          f"({sg['preallocated']['rounds_at_or_above_limit']} rounds at or above) | "
+          f"defaults: {'yes' if sg['defaults']['met'] else 'no'}; "
+          f"--preallocate: {'yes' if sg['preallocated']['met'] else 'no'} |")
     print(f"| amalgam 1 node / QEMU, guest workload time <= 1.1 | {f(r['guest_ratio'], '{:.2f}')} | "
           f"{'yes' if g['one_node_within_10pct_of_qemu']['met'] else 'no'} |")
     print(f"| shared counter over 2 nodes completes (no livelock) | {cnt2_n['runs']} of "

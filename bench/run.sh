@@ -17,7 +17,8 @@
 #      sleep when idle, and that poll 200 us first) and tcp, with the raw
 #      4 KiB round trip and the local floor measured in the same run
 #   3. guests on amalgam, 1 node against 2 nodes (page throughput, NUMA-local
-#      scaling, a shared counter, IPI round trip) and on QEMU/KVM
+#      scaling with RAM allocated on first touch and with --preallocate, a
+#      shared counter, IPI round trip) and on QEMU/KVM
 #   4. bench/report.py: medians, goals, table and JSON
 # Needs root (userfaultfd, /dev/kvm, apt-get) like scripts/test.sh.
 set -euo pipefail
@@ -110,6 +111,11 @@ for ((r = 1; r <= repeats; r++)); do
   run_guest "numalocal_1node_$r" am --vcpus 2 --numa 2 --guest numalocal --cmdline "kib=$kib passes=$passes"
   run_guest "numalocal_2nodes_$r" am --nodes 2 --vcpus 2 --guest numalocal --cmdline "kib=$kib passes=$passes"
   run_guest "numalocal_2nodes_prefetch_$r" am --nodes 2 --vcpus 2 --prefetch "$prefetch" --guest numalocal \
+    --cmdline "kib=$kib passes=$passes"
+  # Guest RAM allocated before the guest runs, on 1 node and on 2 alike.
+  run_guest "numalocal_1node_preallocate_$r" am --vcpus 2 --numa 2 --preallocate --guest numalocal \
+    --cmdline "kib=$kib passes=$passes"
+  run_guest "numalocal_2nodes_preallocate_$r" am --nodes 2 --vcpus 2 --preallocate --guest numalocal \
     --cmdline "kib=$kib passes=$passes"
   run_guest "counter_1node_$r" am --vcpus 2 --guest counter --cmdline "iterations=$iterations"
   run_guest "counter_2nodes_$r" am --nodes 2 --vcpus 2 --guest counter --cmdline "iterations=$iterations"
