@@ -31,7 +31,9 @@ class ClusterNode : public machine::NodeServices {
   ClusterNode(const machine::MachineConfig& config, const NodeOptions& options);
   ~ClusterNode() override;
 
-  void set_machine(machine::Machine* machine) { machine_.store(machine); }
+  // A stop that came before the machine existed (a peer gone silent while
+  // this node allocated its memory, node 0's Stop) is carried out now.
+  void set_machine(machine::Machine* machine);
   void shutdown();
   // Stops the DSM engine from this thread, which releases guest memory:
   // before the machine unmaps it. (machine_stopping() may have come on the
@@ -66,6 +68,16 @@ class ClusterNode : public machine::NodeServices {
   uint32_t nodes_;
   std::unique_ptr<net::UcxTransport> transport_;
   std::atomic<machine::Machine*> machine_{nullptr};
+  // Guards machine_ against a stop recorded in early_stop_ meanwhile.
+  std::mutex machine_mu_;
+  struct EarlyStop {
+    bool from_remote;
+    int status;
+    std::string reason;
+  };
+  std::optional<EarlyStop> early_stop_;
+  // The machine stops, or records why it must once it exists.
+  void stop_machine(const EarlyStop& why);
   std::atomic<bool> stopping_{false};
   std::atomic<bool> done_{false};
   std::atomic<bool> stopped_by_node_zero_{false};
@@ -248,11 +260,32 @@ bool ClusterNode::wait_for_start() {
   return start_ && !stopping_;
 }
 
-void ClusterNode::fail(const std::string& reason) {
-  if (auto* m = machine_.load())
-    m->fail(reason);
-  else
-    stopping_ = true;
+void ClusterNode::fail(const std::string& reason) { stop_machine({false, machine::kStatusMachineFailure, reason}); }
+
+void ClusterNode::stop_machine(const EarlyStop& why) {
+  machine::Machine* m;
+  {
+    std::lock_guard lock(machine_mu_);
+    m = machine_.load();
+    if (!m) {
+      stopping_ = true;
+      if (!early_stop_) early_stop_ = why;
+      start_cv_.notify_all();
+      return;
+    }
+  }
+  if (why.from_remote) m->stop_from_remote(why.status, why.reason);
+  else m->fail(why.reason);
+}
+
+void ClusterNode::set_machine(machine::Machine* machine) {
+  std::optional<EarlyStop> early;
+  {
+    std::lock_guard lock(machine_mu_);
+    machine_.store(machine);
+    if (machine) early = std::exchange(early_stop_, std::nullopt);
+  }
+  if (early) stop_machine(*early);
 }
 
 void ClusterNode::receive_loop() {
@@ -323,7 +356,7 @@ void ClusterNode::dispatch(uint32_t from, net::Message message) {
           if (from == 0) stopped_by_node_zero_ = true;
           stopping_ = true;
           start_cv_.notify_all();
-          if (auto* machine = machine_.load()) machine->stop_from_remote(m.status, m.reason);
+          stop_machine({true, m.status, m.reason});
         } else if constexpr (std::is_same_v<T, net::Ready>) {
           std::lock_guard lock(start_mu_);
           ready_++;

@@ -168,6 +168,8 @@ MachineResult Machine::run() {
   std::vector<std::thread> threads;
   if (!services_ || services_->wait_for_start())
     for (auto& v : vcpus_) threads.emplace_back([&v] { v->run(); });
+  else if (!stopping())
+    fail("the nodes did not start the machine");  // whoever stopped the start says why first
   std::thread input;
   if (config_.forward_stdin && is_device_node()) input = std::thread([this] { stdin_loop(); });
 
