@@ -93,6 +93,7 @@ DsmEngine::DsmEngine(std::vector<memory::HostSlot> ranges, NodeProtocol protocol
 
 std::vector<DsmEngine::HeldRun> DsmEngine::held_runs() {
   std::vector<HeldRun> runs;
+  if (!protocol_.options().preallocate) return runs;  // no page-by-page walk of a large guest for nothing
   for (auto& r : ranges_) {
     const uint64_t pages = r.slot.size / kPageSize;
     const PageNumber first = r.slot.gpa / kPageSize;

@@ -239,6 +239,7 @@ class NodeProtocol {
   std::optional<DirectoryView> directory(PageNumber page) const;
 
   const Counters& counters() const { return counters_; }
+  const Options& options() const { return options_; }
   NodeId self() const { return self_; }
   uint32_t node_count() const { return node_count_; }
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <limits>
@@ -14,6 +15,10 @@
 #include "common/error.hpp"
 
 namespace amalgam::memory {
+
+namespace {
+constexpr size_t kPopulateStep = 64ull << 20;  // a multiple of 2 MiB
+}  // namespace
 
 void check_can_populate(uint64_t bytes, std::string_view who) {
   std::ifstream meminfo("/proc/meminfo");
@@ -34,10 +39,19 @@ void check_can_populate(uint64_t bytes, std::string_view who) {
 void populate(uint8_t* addr, size_t len) {
   if (len == 0) return;
   (void)::madvise(addr, len, MADV_HUGEPAGE);  // EINVAL: a host without THP keeps 4 KiB pages
-  if (::madvise(addr, len, MADV_POPULATE_WRITE) == 0) return;
-  if (errno != EINVAL) throw SystemError("madvise(MADV_POPULATE_WRITE)", errno);
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  for (size_t off = 0; off < len; off += page) *reinterpret_cast<volatile uint8_t*>(addr + off) = 0;
+  // In steps: the call holds the process's mmap lock, and gigabytes at once
+  // kept other threads of the node (its receive thread, answering
+  // heartbeats) from faulting or mapping memory for seconds.
+  for (size_t done = 0; done < len;) {
+    size_t step = std::min(len - done, kPopulateStep);
+    if (::madvise(addr + done, step, MADV_POPULATE_WRITE) != 0) {
+      if (errno != EINVAL || done != 0) throw SystemError("madvise(MADV_POPULATE_WRITE)", errno);
+      const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+      for (size_t off = 0; off < len; off += page) *reinterpret_cast<volatile uint8_t*>(addr + off) = 0;
+      return;
+    }
+    done += step;
+  }
 }
 
 }  // namespace amalgam::memory
