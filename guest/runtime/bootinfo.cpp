@@ -18,6 +18,7 @@ constexpr uint64_t k4GiB = 4ull << 30;
 constexpr uint64_t kMappedLimit = 64ull << 30;  // what the runtime maps
 constexpr unsigned kHighPds = unsigned((kMappedLimit - k4GiB) / k1GiB);
 constexpr uint64_t kPteUser = 0x7;  // present, writable, user
+constexpr uint64_t kPteAccessed = 0x20, kPteDirty = 0x40;  // set from the start, as in boot.S
 constexpr uint64_t kPteLarge = 0x80;
 
 char g_cmdline[kCmdlineMax];
@@ -37,10 +38,10 @@ bool map_high(uint64_t base, uint64_t end) {
   for (uint64_t page = base & ~(k2MiB - 1); page < end; page += k2MiB) {
     unsigned slot = unsigned(page / k1GiB);
     uint64_t* pd = g_high_pd[slot - 4];
-    if (!rt_pdpt[slot]) rt_pdpt[slot] = uintptr_t(pd) | kPteUser;
+    if (!rt_pdpt[slot]) rt_pdpt[slot] = uintptr_t(pd) | kPteUser | kPteAccessed;
     uint64_t& entry = pd[(page / k2MiB) % 512];
     if (!entry) {
-      entry = page | kPteUser | kPteLarge;
+      entry = page | kPteUser | kPteAccessed | kPteDirty | kPteLarge;
       added = true;
     }
   }
