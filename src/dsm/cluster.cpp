@@ -58,11 +58,13 @@ void Cluster::deliver(size_t index) {
     --payloads_in_flight_[m.page];
     ++payloads_delivered_;
   }
-  Node& node = nodes_[m.destination];
+  const NodeId to = m.destination;
+  const PageNumber page = m.page;
+  Node& node = nodes_[to];
   scratch_.clear();
-  node.protocol->on_message(m, scratch_);
-  execute(m.destination, scratch_);
-  if (payload && node.mapping[m.page] == Mapping::None) node.holds_payload[m.page] = 1;
+  node.protocol->on_message(std::move(m), scratch_);
+  execute(to, scratch_);
+  if (payload && node.mapping[page] == Mapping::None) node.holds_payload[page] = 1;
 }
 
 void Cluster::deliver_all(size_t limit) {

@@ -163,7 +163,7 @@ void DsmEngine::deliver(Message message) {
       !stopping_.load(std::memory_order_acquire) && queue_is_empty()) {
     try {
       Working working;
-      handle(message);
+      handle(std::move(message));
       publish_stats();
     } catch (const std::exception& e) {
       // As on the fault thread: report, and the engine ends.
@@ -285,7 +285,7 @@ void DsmEngine::work_round(bool faults, bool signalled) {
     queued_.store(false, std::memory_order_release);
     ticket = sync_requested_;
   }
-  for (const Message& m : messages_) handle(m);
+  for (Message& m : messages_) handle(std::move(m));
   messages_.clear();
 
   if (faults || ticket != sync_taken_) {
@@ -304,14 +304,14 @@ void DsmEngine::work_round(bool faults, bool signalled) {
   publish_stats();
 }
 
-void DsmEngine::handle(const Message& m) {
+void DsmEngine::handle(Message m) {
   ++stats_.messages_delivered;
   if (!locate_page(m.page).range) {
     report(m.sender, fmt::format("node {} page {:#x}: {} for a page outside guest RAM", m.sender, m.page,
                                  to_string(m.type)));
     return;
   }
-  protocol_.on_message(m, actions_);
+  protocol_.on_message(std::move(m), actions_);
   execute();
 }
 

@@ -183,7 +183,7 @@ class DsmEngine {
   // The part of a round under work_mutex_: the queued messages, then the
   // faults (if `faults` or a sync() is waiting).
   void work_round(bool faults, bool signalled);
-  void handle(const Message& m);
+  void handle(Message m);
   void execute();
   void execute(SendMessage& a);
   void execute(MapPage& a);

@@ -150,7 +150,7 @@ void NodeProtocol::on_fault(PageNumber page, Access access, std::vector<Action>&
   drain(out);
 }
 
-void NodeProtocol::on_message(const Message& m, std::vector<Action>& out) {
+void NodeProtocol::on_message(Message m, std::vector<Action>& out) {
   ++counters_.messages_received;
   if (auto why = malformed(m)) {
     error(m.sender, m.page, *why, out);
@@ -188,7 +188,7 @@ std::optional<std::string> NodeProtocol::malformed(const Message& m) const {
   return std::nullopt;
 }
 
-void NodeProtocol::dispatch(const Message& m, std::vector<Action>& out) {
+void NodeProtocol::dispatch(Message& m, std::vector<Action>& out) {
   switch (m.type) {
     case MessageType::Request: on_request(m, out); break;
     case MessageType::Grant: on_grant(m, out); break;
@@ -285,7 +285,7 @@ void NodeProtocol::claim_after(PageNumber page, std::vector<Action>& out) {
   }
 }
 
-void NodeProtocol::on_grant(const Message& m, std::vector<Action>& out) {
+void NodeProtocol::on_grant(Message& m, std::vector<Action>& out) {
   auto it = local_.find(m.page);
   if (m.sender != home_of_(m.page)) return error(m.sender, m.page, "Grant from a node that is not the home", out);
   if (it == local_.end() || !it->second.pending || it->second.request != m.request ||
@@ -306,7 +306,7 @@ void NodeProtocol::on_grant(const Message& m, std::vector<Action>& out) {
   e.peers = m.peers;
   e.supplier = m.supplier;
   if (m.source == DataSource::Inline) {
-    e.data = m.payload;
+    e.data = std::move(m.payload);
     e.have_data = true;
     e.data_from = m.sender;
   }
@@ -317,7 +317,7 @@ void NodeProtocol::on_grant(const Message& m, std::vector<Action>& out) {
   try_complete(m.page, e, out);
 }
 
-void NodeProtocol::on_reply(const Message& m, std::vector<Action>& out) {
+void NodeProtocol::on_reply(Message& m, std::vector<Action>& out) {
   bool mutant = options_.mutation == Mutation::SkipOneInvalidationAck && m.type == MessageType::Ack;
   auto it = local_.find(m.page);
   if (it == local_.end() || !it->second.pending || it->second.request != m.request ||
@@ -342,7 +342,7 @@ void NodeProtocol::on_reply(const Message& m, std::vector<Action>& out) {
   e.heard |= bit(m.sender);
   if (!e.granted) ++counters_.early_replies;
   if (is_data) {
-    e.data = m.payload;
+    e.data = std::move(m.payload);
     e.have_data = true;
     e.data_from = m.sender;
   }

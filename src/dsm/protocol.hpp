@@ -218,8 +218,9 @@ class NodeProtocol {
 
   // A local access hit a page whose mapping does not permit it.
   void on_fault(PageNumber page, Access access, std::vector<Action>& out);
-  // A message from another node. Validated; never trusted.
-  void on_message(const Message& message, std::vector<Action>& out);
+  // A message from another node. Validated; never trusted. Taken by value:
+  // a caller that moves it in saves a copy of the page it carries.
+  void on_message(Message message, std::vector<Action>& out);
 
   PageState state(PageNumber page) const;
   // Whether the page starts mapped read-write here (Options::preallocate and
@@ -280,7 +281,7 @@ class NodeProtocol {
   Local& local_entry(PageNumber page);
   Directory& directory_entry(PageNumber page);
 
-  void dispatch(const Message& m, std::vector<Action>& out);
+  void dispatch(Message& m, std::vector<Action>& out);
   void drain(std::vector<Action>& out);
   void send(Message m, std::vector<Action>& out, bool attach_page = false);
   void error(NodeId peer, PageNumber page, const std::string& what, std::vector<Action>& out);
@@ -291,8 +292,8 @@ class NodeProtocol {
   void prefetch_after(PageNumber page, Access access, std::vector<Action>& out);
   void claim_after(PageNumber page, std::vector<Action>& out);
   bool untouched_here(PageNumber page) const;
-  void on_grant(const Message& m, std::vector<Action>& out);
-  void on_reply(const Message& m, std::vector<Action>& out);
+  void on_grant(Message& m, std::vector<Action>& out);  // takes m's payload
+  void on_reply(Message& m, std::vector<Action>& out);  // takes m's payload
   void on_forward(const Message& m, std::vector<Action>& out);
   void on_invalidate(const Message& m, std::vector<Action>& out);
   void supply(PageNumber page, Local& e, Access access, Message reply, std::vector<Action>& out);
