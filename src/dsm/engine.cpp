@@ -110,7 +110,8 @@ std::vector<DsmEngine::HeldRun> DsmEngine::held_runs() {
 // allocated and mapped read-write now, before userfaultfd watches the range
 // (huge pages where a run covers whole 2 MiB extents).
 void DsmEngine::preallocate(const HeldRun& run) {
-  memory::populate(run.range->slot.host + run.begin * kPageSize, (run.end - run.begin) * kPageSize);
+  memory::populate(run.range->slot.host + run.begin * kPageSize, (run.end - run.begin) * kPageSize,
+                   fmt::format("node {}", self_));
   std::fill(run.range->mapped.begin() + static_cast<ptrdiff_t>(run.begin),
             run.range->mapped.begin() + static_cast<ptrdiff_t>(run.end), kReadWrite);
   stats_.preallocated_pages += run.end - run.begin;

@@ -24,7 +24,7 @@ void GuestMemory::preallocate() const {
   uint64_t bytes = 0;
   for (const auto& m : mappings_) bytes += m.size();
   check_can_populate(bytes, "the machine");
-  for (const auto& m : mappings_) populate(m.data(), m.size());
+  for (const auto& m : mappings_) populate(m.data(), m.size(), "the machine");
 }
 
 std::vector<HostSlot> GuestMemory::slots() const {
