@@ -82,28 +82,33 @@ NodeProtocol::NodeProtocol(NodeId self, uint32_t node_count, HomeFunction home_o
 
 bool NodeProtocol::starts_held(PageNumber page) const { return options_.preallocate && home_of_(page) == self_; }
 
-PageState NodeProtocol::state(PageNumber page) const {
-  auto it = local_.find(page);
-  if (it != local_.end()) return it->second.state;
-  return starts_held(page) && !directory_.contains(page) ? PageState::Exclusive : PageState::Invalid;
-}
-
 // A local entry is forgotten only while Invalid and idle (forget_if_idle),
 // and a preallocated page gets its directory entry together with its local
 // one (directory_entry), so a page without a local entry is Invalid unless
-// it starts held and its directory has never been created.
+// it started held and no Request has created its directory entry since.
+bool NodeProtocol::held_since_start(PageNumber page) const {
+  return starts_held(page) && !directory_.contains(page);
+}
+
+PageState NodeProtocol::state(PageNumber page) const {
+  auto it = local_.find(page);
+  if (it != local_.end()) return it->second.state;
+  return held_since_start(page) ? PageState::Exclusive : PageState::Invalid;
+}
+
 NodeProtocol::Local& NodeProtocol::local_entry(PageNumber page) {
   auto [it, fresh] = local_.try_emplace(page);
-  if (fresh && starts_held(page) && !directory_.contains(page)) it->second.state = PageState::Exclusive;
+  if (fresh && held_since_start(page)) it->second.state = PageState::Exclusive;
   return it->second;
 }
 
 NodeProtocol::Directory& NodeProtocol::directory_entry(PageNumber page) {
   auto d = directory_.find(page);
   if (d != directory_.end()) return d->second;
-  if (starts_held(page)) local_entry(page);  // Exclusive: read before the directory exists
+  const bool held = starts_held(page);
+  if (held) local_entry(page);  // Exclusive: read before the directory exists
   Directory& fresh = directory_[page];
-  if (starts_held(page)) {
+  if (held) {
     fresh.holders = bit(self_);
     fresh.exclusive = true;
   }

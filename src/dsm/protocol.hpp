@@ -279,6 +279,7 @@ class NodeProtocol {
   // The entries of a page, created on first use with the page's starting
   // state (Invalid and untouched, or held by the home: Options::preallocate).
   Local& local_entry(PageNumber page);
+  bool held_since_start(PageNumber page) const;  // starts held, and nobody has asked for it yet
   Directory& directory_entry(PageNumber page);
 
   void dispatch(Message& m, std::vector<Action>& out);
