@@ -22,7 +22,7 @@ def median(values):
 
 
 def guest_runs(out, name):
-    """(figures from the PASS line, wall seconds) of each run NAME_<r>."""
+    """(figures from the PASS line, wall seconds, round r) of each run NAME_<r>."""
     runs, failed = [], 0
     for meta in sorted(out.glob(f"{name}_[0-9]*.meta")):
         m = dict(kv.split("=", 1) for kv in meta.read_text().split())
@@ -33,6 +33,7 @@ def guest_runs(out, name):
             continue
         figures = dict(kv.split("=", 1) for kv in line.group(1).split() if "=" in kv)
         figures["wall_s"] = m["wall_s"]
+        figures["round"] = meta.stem.rsplit("_", 1)[1]
         runs.append(figures)
     return runs, failed
 
@@ -117,20 +118,12 @@ def main():
     (seq1_n, seq2_n, seq2p_n, numa1_n, numa2_n, numa2p_n, cnt1_n, cnt2_n, ipi1_n, ipi2_n, qemu_n,
      amal_n, numa1a_n, numa2a_n) = (counts[n] for n in names)
 
-    def per_round_ratios(name_two, name_one):
+    def per_round_ratios(two_nodes, one_node):
         # 2 nodes over 1 node, run r against run r (they ran back to back),
         # so that the machine's drift over a long benchmark cancels out.
-        def mb_s(path):
-            text = path.read_text(errors="replace") if path.exists() else ""
-            m = re.search(r"^PASS \S+ .*\bmb_s=(\d+)", text, re.M)
-            return int(m.group(1)) if m else None
-        ratios = []
-        for two_out in sorted(out.glob(f"{name_two}_[0-9]*.out")):
-            rnd = two_out.stem.rsplit("_", 1)[1]
-            two, one = mb_s(two_out), mb_s(out / f"{name_one}_{rnd}.out")
-            if two and one:
-                ratios.append(round(two / one, 3))
-        return ratios
+        one_by_round = {r["round"]: int(r["mb_s"]) for r in one_node if "mb_s" in r}
+        return [round(int(r["mb_s"]) / one_by_round[r["round"]], 3) for r in two_nodes
+                if "mb_s" in r and one_by_round.get(r["round"])]
 
     def counter_ops(runs):
         # shared_ns_per_op is each CPU's time per operation: all CPUs together
@@ -173,8 +166,8 @@ def main():
             "two_nodes_preallocated_mb_s": figure(numa2a, "mb_s"),
             "one_node_preallocated": numa1a_n,
             "two_nodes_preallocated": numa2a_n,
-            "ratio_per_round": per_round_ratios("numalocal_2nodes", "numalocal_1node"),
-            "ratio_preallocated_per_round": per_round_ratios("numalocal_2nodes_preallocate", "numalocal_1node_preallocate"),
+            "ratio_per_round": per_round_ratios(numa2, numa1),
+            "ratio_preallocated_per_round": per_round_ratios(numa2a, numa1a),
         },
         "shared_counter": {
             "what": "counter, 2 vCPUs, lock xadd on one shared counter; exact total checked by the guest",
