@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/copy_bytes.hpp"
 #include "common/error.hpp"
 #include "common/fault_trace.hpp"
 #include "memory/populate.hpp"
@@ -337,7 +338,8 @@ void DsmEngine::execute(SendMessage& a) {
     if (at.mapped() != kReadOnly)
       throw EngineFault(fmt::format("page {:#x}: bytes read from a writable page", a.message.page));
     const auto* bytes = reinterpret_cast<const std::byte*>(at.host());
-    a.message.payload.assign(bytes, bytes + kPageSize);
+    a.message.payload.resize(kPageSize);
+    copy_bytes(a.message.payload.data(), bytes, kPageSize);
   }
   send_(a.message.destination, a.message);
 }

@@ -24,6 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/copy_bytes.hpp"
+
 namespace amalgam::net {
 
 using NodeId = uint32_t;
@@ -79,7 +81,11 @@ class Writer {
   void u16(uint16_t v) { put(v, 2); }
   void u32(uint32_t v) { put(v, 4); }
   void u64(uint64_t v) { put(v, 8); }
-  void bytes(std::span<const uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  void bytes(std::span<const uint8_t> b) {
+    size_t at = out_.size();
+    out_.resize(at + b.size());
+    copy_bytes(out_.data() + at, b.data(), b.size());  // a page's payload: see copy_bytes.hpp
+  }
 
  private:
   void put(uint64_t v, int size) {

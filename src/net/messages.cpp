@@ -8,6 +8,8 @@
 #include <tuple>
 #include <utility>
 
+#include "common/copy_bytes.hpp"
+
 namespace amalgam::net {
 
 namespace {
@@ -79,7 +81,7 @@ class Decoder {
     require(size <= max, "{} of {} bytes is over the maximum {}", name, size, max);
     auto b = r_.bytes(size);
     v.resize(size);
-    if (size) std::memcpy(v.data(), b.data(), size);
+    if (size) copy_bytes(v.data(), b.data(), size);
   }
   template <class... Args>
   void require(bool ok, fmt::format_string<Args...> f, Args&&... args) {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 
+#include "common/copy_bytes.hpp"
 #include "common/error.hpp"
 #include "common/fault_trace.hpp"
 #include "net/messages.hpp"
@@ -462,7 +463,8 @@ void UcxTransport::on_hello(NodeId from, std::span<const uint8_t> bytes) {
 }
 
 void UcxTransport::send_tagged(Peer& peer, Tag tag, std::span<const uint8_t> bytes) {
-  State::Outgoing out{peer.id, {bytes.begin(), bytes.end()}, {}};
+  State::Outgoing out{peer.id, std::vector<uint8_t>(bytes.size()), {}};
+  copy_bytes(out.bytes.data(), bytes.data(), bytes.size());
   ucp_request_param_t param{};
   uint64_t ucp_tag = (uint64_t{static_cast<uint32_t>(tag)} << 32) | options_.self;
   Endpoint& via = tag == Tag::Data && peer.data_ep ? peer.data_ep : peer.ep;
