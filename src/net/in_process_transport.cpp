@@ -58,7 +58,7 @@ InProcessTransport::~InProcessTransport() { close(); }
 
 uint32_t InProcessTransport::node_count() const { return static_cast<uint32_t>(hub_->mailboxes.size()); }
 
-void InProcessTransport::send(NodeId to, std::span<const uint8_t> frame) {
+void InProcessTransport::send(NodeId to, std::vector<uint8_t> frame) {
   check_send(to, frame);
   {
     Mailbox& mine = hub_->mailboxes[self_];
@@ -70,7 +70,7 @@ void InProcessTransport::send(NodeId to, std::span<const uint8_t> frame) {
   {
     std::lock_guard lock(box.mutex);
     if (box.closed) throw TransportError(fmt::format("node {}: closed, frame from node {} not delivered", to, self_));
-    box.frames.emplace(std::pair(due, box.next_seq++), Pending{self_, {frame.begin(), frame.end()}});
+    box.frames.emplace(std::pair(due, box.next_seq++), Pending{self_, std::move(frame)});
   }
   box.changed.notify_one();
 }

@@ -29,7 +29,7 @@ class InProcessTransport : public Transport {
 
   NodeId self() const override { return self_; }
   uint32_t node_count() const override;
-  void send(NodeId to, std::span<const uint8_t> frame) override;
+  void send(NodeId to, std::vector<uint8_t> frame) override;
   bool poll(std::chrono::milliseconds timeout, const FrameHandler& on_frame) override;
   void wakeup() override;
   void close() override;

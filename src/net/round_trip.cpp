@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/copy_bytes.hpp"
+
 namespace amalgam::net {
 
 namespace {
@@ -25,9 +27,11 @@ RoundTripStats measure_round_trip(Transport& transport, NodeId peer, size_t byte
   samples.reserve(iterations);
   for (uint64_t round = 0; round < iterations + kWarmupRounds; ++round) {
     std::memcpy(ping.data(), &round, sizeof round);
+    std::vector<uint8_t> frame(ping.size());  // built before the clock starts, as encode() builds a message's
+    copy_bytes(frame.data(), ping.data(), ping.size());
     bool back = false;
     auto start = Clock::now();
-    transport.send(peer, ping);
+    transport.send(peer, std::move(frame));
     while (!back) {
       if (Clock::now() - start > timeout) {
         throw TransportError(fmt::format("node {}: ping {} not echoed within {} ms", peer, round, timeout.count()));
@@ -61,7 +65,9 @@ size_t echo_frames(Transport& transport, NodeId from, size_t count, std::chrono:
   while (echoed < count && Clock::now() - last < idle_timeout) {
     bool open = transport.poll(idle_timeout, [&](NodeId sender, std::span<const uint8_t> frame) {
       if (sender != from || echoed == count) return;
-      transport.send(from, frame);
+      std::vector<uint8_t> echo(frame.size());  // the handler's bytes end with the call
+      copy_bytes(echo.data(), frame.data(), frame.size());
+      transport.send(from, std::move(echo));
       ++echoed;
       last = Clock::now();
     });

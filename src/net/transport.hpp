@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
@@ -34,11 +35,14 @@ class Transport {
   virtual NodeId self() const = 0;
   virtual uint32_t node_count() const = 0;
 
-  // Queues a copy of `frame` for node `to` (not self, below node_count()).
+  // Queues `frame` for node `to` (not self, below node_count()). The frame is
+  // the transport's to keep until it is sent: a caller that still needs the
+  // bytes passes a copy, one that built them for this send moves them in,
+  // which saves a copy of up to a page per message (encode() returns one).
   // Thread-safe, from any thread, including from inside a poll() handler.
   // Throws TransportError if this transport is closed or the peer is known to
   // be gone, std::invalid_argument for a bad `to` or a frame over kMaxFrame.
-  virtual void send(NodeId to, std::span<const uint8_t> frame) = 0;
+  virtual void send(NodeId to, std::vector<uint8_t> frame) = 0;
 
   // Waits up to `timeout` for incoming frames and calls on_frame for each that
   // has arrived (the bytes are valid during the call only). Returns false once

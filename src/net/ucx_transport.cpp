@@ -16,7 +16,6 @@
 #include <cstring>
 #include <deque>
 
-#include "common/copy_bytes.hpp"
 #include "common/error.hpp"
 #include "common/fault_trace.hpp"
 #include "net/messages.hpp"
@@ -462,9 +461,9 @@ void UcxTransport::on_hello(NodeId from, std::span<const uint8_t> bytes) {
   state_->peers[from].hello_in = true;
 }
 
-void UcxTransport::send_tagged(Peer& peer, Tag tag, std::span<const uint8_t> bytes) {
-  State::Outgoing out{peer.id, std::vector<uint8_t>(bytes.size()), {}};
-  copy_bytes(out.bytes.data(), bytes.data(), bytes.size());
+void UcxTransport::send_tagged(Peer& peer, Tag tag, std::vector<uint8_t> bytes) {
+  // Kept until UCX has sent them or copied them (eager sends do at once).
+  State::Outgoing out{peer.id, std::move(bytes), {}};
   ucp_request_param_t param{};
   uint64_t ucp_tag = (uint64_t{static_cast<uint32_t>(tag)} << 32) | options_.self;
   Endpoint& via = tag == Tag::Data && peer.data_ep ? peer.data_ep : peer.ep;
@@ -529,12 +528,12 @@ void UcxTransport::finish_requests() {
   std::erase_if(state_->closing, [](const Request& r) { return r.done(); });
 }
 
-void UcxTransport::send(NodeId to, std::span<const uint8_t> frame) {
+void UcxTransport::send(NodeId to, std::vector<uint8_t> frame) {
   check_send(to, frame);
   std::lock_guard lock(mutex_);
   if (closed_) throw TransportError(fmt::format("node {}: send to node {} after close", options_.self, to));
   Peer& peer = state_->peers[to];
-  if (peer.error == UCS_OK) send_tagged(peer, Tag::Data, frame);
+  if (peer.error == UCS_OK) send_tagged(peer, Tag::Data, std::move(frame));
   if (peer.error != UCS_OK) {
     throw TransportError(fmt::format("{}: connection failed: {}", peer_name(to), ucs_status_string(peer.error)));
   }

@@ -81,7 +81,7 @@ class UcxTransport : public Transport {
 
   NodeId self() const override { return options_.self; }
   uint32_t node_count() const override { return options_.nodes; }
-  void send(NodeId to, std::span<const uint8_t> frame) override;
+  void send(NodeId to, std::vector<uint8_t> frame) override;
   bool poll(std::chrono::milliseconds timeout, const FrameHandler& on_frame) override;
   bool spin(std::chrono::microseconds budget, const FrameHandler& on_frame,
             const std::function<bool()>& done) override;
@@ -121,7 +121,7 @@ class UcxTransport : public Transport {
   void take_arrivals();
   void finish_requests();
   void on_hello(NodeId from, std::span<const uint8_t> bytes);
-  void send_tagged(Peer& peer, Tag tag, std::span<const uint8_t> bytes);
+  void send_tagged(Peer& peer, Tag tag, std::vector<uint8_t> bytes);
   bool sleep(std::chrono::milliseconds timeout);  // without mutex_; false: woken by wakeup()/close()
   void listen_to_worker(bool on);  // whether sleep() wakes on the worker's event fd
   void leave_spin();      // the last spinner out listens again and ends poll()'s waits

@@ -73,7 +73,7 @@ TEST(NetInProcess, HandlerMaySendAndEveryFrameArrivesOnce) {
   std::thread echo([&] {
     int echoed = 0;
     while (echoed < kCount && nodes[1]->poll(50ms, [&](NodeId from, std::span<const uint8_t> bytes) {
-      nodes[1]->send(from, bytes);  // same bytes back
+      nodes[1]->send(from, {bytes.begin(), bytes.end()});  // same bytes back
       ++echoed;
     })) {
     }
