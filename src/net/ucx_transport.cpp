@@ -29,7 +29,10 @@ using namespace std::chrono_literals;
 
 constexpr uint64_t kSenderBits = 0xFFFF'FFFF;  // low half of a tag: the sender; high half: the Tag kind
 constexpr auto kRetryDelay = 100ms;            // before connecting again to a node that refused
-constexpr auto kMaxSleep = 100ms;              // one wait on the worker's event fd, at most
+constexpr auto kMaxSleep = 100ms;              // one wait on the workers' event fds, at most
+// How often the connections' worker is progressed once wired up, when it has
+// not signalled anything (see progress()).
+constexpr auto kConnectionsProgressEvery = 1ms;
 
 template <auto Release>
 struct Releaser {
@@ -182,22 +185,36 @@ struct UcxTransport::State {
     Request request;
   };
 
+  // The connections: listener, each peer's `ep` (tcp). For Tcp the frames too.
   ContextPtr context;
   WorkerPtr worker;
+  // SharedMemory: the data endpoints, in a context of shared-memory transports
+  // only, so that polling for frames costs no system call (tcp's progress is
+  // an epoll_wait each time).
+  ContextPtr data_context;
+  WorkerPtr data_worker;
+  Clock::time_point connections_progressed{};
+  bool connections_due = false;  // the connections' worker has events: progress it next
   ListenerPtr listener;
   std::vector<Peer> peers;
   std::deque<Incoming> incoming;  // in arrival order; some still being received
   std::vector<Incoming> ready;    // complete data frames for the next poll()
   std::vector<Outgoing> sends;    // in progress
   std::vector<Request> closing;   // endpoint closes in progress
-  std::vector<uint8_t> address;   // this worker's (SharedMemory)
+  std::vector<uint8_t> address;   // the data worker's (SharedMemory)
   std::string refusal;            // why wire-up must fail (a peer that does not fit)
   bool wired = false;
 
+  // The workers there are: the data worker first, where there is one.
+  std::vector<ucp_worker_h> workers() const {
+    if (data_worker) return {data_worker.get(), worker.get()};
+    return {worker.get()};
+  }
+
   ~State() {
-    // Requests first (their buffers stay alive until the worker is gone:
+    // Requests first (their buffers stay alive until the workers are gone:
     // UCX may still write an unfinished receive), then endpoints, listener,
-    // worker and context.
+    // workers and contexts.
     std::vector<std::vector<uint8_t>> buffers;
     for (auto& in : incoming) buffers.push_back(std::move(in.bytes));
     for (auto& out : sends) buffers.push_back(std::move(out.bytes));
@@ -206,7 +223,9 @@ struct UcxTransport::State {
     closing.clear();
     peers.clear();
     listener.reset();
+    data_worker.reset();
     worker.reset();
+    data_context.reset();
     context.reset();
   }
 };
@@ -230,10 +249,10 @@ UcxTransport::UcxTransport(Options options) : options_(std::move(options)), stat
     p.sockaddr = resolve(p.address, n);
     all_loopback &= p.sockaddr.loopback;
   }
-  // UCX 1.13 sets up a client-server connection only over a device that a
-  // selected transport has: shared memory needs tcp on the listening device
-  // too, which UCX then leaves out of the data lanes (shared memory is faster).
-  tls_ = o.kind == Kind::SharedMemory ? "posix,sysv,cma,self,tcp" : "tcp,self";
+  // The connections go over tcp whatever the kind (UCX 1.13 sets up a
+  // client-server connection only over a device of a selected transport);
+  // SharedMemory's data goes over a second worker, of shared memory only.
+  tls_ = o.kind == Kind::SharedMemory ? "posix,sysv,cma,self; connections tcp,self" : "tcp,self";
   net_devices_ = o.net_devices;
   if (net_devices_.empty() && all_loopback) net_devices_ = "lo";
   init_ucx();
@@ -253,32 +272,38 @@ std::string UcxTransport::peer_name(NodeId node) const {
 }
 
 void UcxTransport::init_ucx() {
-  ucp_config_t* raw_config = nullptr;
-  if (auto s = ucp_config_read(nullptr, nullptr, &raw_config); s != UCS_OK) fail("ucp_config_read", s);
-  ConfigPtr config(raw_config);
-  if (auto s = ucp_config_modify(config.get(), "TLS", tls_.c_str()); s != UCS_OK) fail("ucp_config_modify TLS", s);
-  if (!net_devices_.empty()) {
-    if (auto s = ucp_config_modify(config.get(), "NET_DEVICES", net_devices_.c_str()); s != UCS_OK) {
-      fail("ucp_config_modify NET_DEVICES", s);
+  auto open = [&](const std::string& tls, bool net_devices, const std::string& name, ContextPtr& context_slot,
+                  WorkerPtr& worker_slot) {
+    ucp_config_t* raw_config = nullptr;
+    if (auto s = ucp_config_read(nullptr, nullptr, &raw_config); s != UCS_OK) fail("ucp_config_read", s);
+    ConfigPtr config(raw_config);
+    if (auto s = ucp_config_modify(config.get(), "TLS", tls.c_str()); s != UCS_OK) fail("ucp_config_modify TLS", s);
+    if (net_devices && !net_devices_.empty()) {
+      if (auto s = ucp_config_modify(config.get(), "NET_DEVICES", net_devices_.c_str()); s != UCS_OK) {
+        fail("ucp_config_modify NET_DEVICES", s);
+      }
     }
-  }
-  ucp_params_t params{};
-  params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME;
-  params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
-  std::string name = fmt::format("amalgam-node-{}", options_.self);
-  params.name = name.c_str();
-  ucp_context_h context = nullptr;
-  if (auto s = ucp_init(&params, config.get(), &context); s != UCS_OK) fail("ucp_init", s);
-  state_->context.reset(context);
+    ucp_params_t params{};
+    params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME;
+    params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
+    params.name = name.c_str();
+    ucp_context_h context = nullptr;
+    if (auto s = ucp_init(&params, config.get(), &context); s != UCS_OK) fail("ucp_init", s);
+    context_slot.reset(context);
 
-  ucp_worker_params_t wp{};
-  wp.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE | UCP_WORKER_PARAM_FIELD_CLIENT_ID;
-  wp.thread_mode = UCS_THREAD_MODE_SINGLE;  // mutex_ serialises every use
-  wp.client_id = options_.self;
-  ucp_worker_h worker = nullptr;
-  if (auto s = ucp_worker_create(context, &wp, &worker); s != UCS_OK) fail("ucp_worker_create", s);
-  state_->worker.reset(worker);
+    ucp_worker_params_t wp{};
+    wp.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE | UCP_WORKER_PARAM_FIELD_CLIENT_ID;
+    wp.thread_mode = UCS_THREAD_MODE_SINGLE;  // mutex_ serialises every use
+    wp.client_id = options_.self;
+    ucp_worker_h worker = nullptr;
+    if (auto s = ucp_worker_create(context, &wp, &worker); s != UCS_OK) fail("ucp_worker_create", s);
+    worker_slot.reset(worker);
+  };
+  open("tcp,self", true, fmt::format("amalgam-node-{}", options_.self), state_->context, state_->worker);
   if (options_.kind == Kind::SharedMemory) {
+    open("posix,sysv,cma,self", false, fmt::format("amalgam-node-{}-data", options_.self), state_->data_context,
+         state_->data_worker);
+    ucp_worker_h worker = state_->data_worker.get();
     ucp_address_t* address = nullptr;
     size_t length = 0;
     if (auto s = ucp_worker_get_address(worker, &address, &length); s != UCS_OK) fail("ucp_worker_get_address", s);
@@ -287,12 +312,16 @@ void UcxTransport::init_ucx() {
     ucp_worker_release_address(worker, address);
   }
 
-  int worker_fd = -1;
-  if (auto s = ucp_worker_get_efd(worker, &worker_fd); s != UCS_OK) fail("ucp_worker_get_efd", s);
-  worker_fd_ = worker_fd;
   epoll_ = UniqueFd(static_cast<int>(check_syscall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1")));
   wake_ = UniqueFd(static_cast<int>(check_syscall(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")));
-  for (int fd : {worker_fd, wake_.get()}) {
+  std::vector<int> fds{wake_.get()};
+  for (ucp_worker_h worker : state_->workers()) {
+    int fd = -1;
+    if (auto s = ucp_worker_get_efd(worker, &fd); s != UCS_OK) fail("ucp_worker_get_efd", s);
+    worker_fds_.push_back(fd);
+    fds.push_back(fd);
+  }
+  for (int fd : fds) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -336,7 +365,8 @@ int UcxTransport::create_endpoint(Peer& peer, Endpoint& slot, void* raw_params) 
   };
   if (slot) state_->closing.push_back(slot.close(true));  // an earlier, failed attempt
   ucp_ep_h ep = nullptr;
-  peer.error = ucp_ep_create(state_->worker.get(), p, &ep);
+  ucp_worker_h worker = &slot == &peer.data_ep ? state_->data_worker.get() : state_->worker.get();
+  peer.error = ucp_ep_create(worker, p, &ep);
   peer.retry_at = Clock::now() + kRetryDelay;
   if (peer.error == UCS_OK) slot = Endpoint(ep);
   return peer.error;
@@ -477,27 +507,41 @@ void UcxTransport::send_tagged(Peer& peer, Tag tag, std::vector<uint8_t> bytes) 
 }
 
 void UcxTransport::progress() {
-  ucp_worker_h worker = state_->worker.get();
-  for (int i = 0; i < 64 && ucp_worker_progress(worker) != 0; ++i) {
+  auto drive = [](ucp_worker_h worker) {
+    for (int i = 0; i < 64 && ucp_worker_progress(worker) != 0; ++i) {
+    }
+  };
+  // The data worker every time. The connections' worker, whose tcp progress
+  // is an epoll_wait, every time only while it carries frames (Tcp, and
+  // wire-up); after that it carries only the news of a peer that is gone, so
+  // once per kConnectionsProgressEvery, or when sleep() found it signalled.
+  if (state_->data_worker) drive(state_->data_worker.get());
+  auto now = Clock::now();
+  if (!state_->data_worker || !state_->wired || state_->connections_due ||
+      now - state_->connections_progressed >= kConnectionsProgressEvery) {
+    drive(state_->worker.get());
+    state_->connections_progressed = now;
+    state_->connections_due = false;
   }
   take_arrivals();
   finish_requests();
 }
 
 void UcxTransport::take_arrivals() {
-  ucp_worker_h worker = state_->worker.get();
-  for (;;) {
-    ucp_tag_recv_info_t info{};
-    ucp_tag_message_h message = ucp_tag_probe_nb(worker, 0, 0, 1, &info);
-    if (!message) break;
-    State::Incoming in;
-    in.from = static_cast<NodeId>(info.sender_tag & kSenderBits);
-    in.tag = static_cast<uint32_t>(info.sender_tag >> 32);
-    // One byte over the maximum is enough for the decoder to see a frame too long.
-    in.bytes.resize(std::min(info.length, kMaxFrame + 1));
-    ucp_request_param_t param{};
-    in.request = Request(ucp_tag_msg_recv_nbx(worker, in.bytes.data(), in.bytes.size(), message, &param));
-    state_->incoming.push_back(std::move(in));
+  for (ucp_worker_h worker : state_->workers()) {
+    for (;;) {
+      ucp_tag_recv_info_t info{};
+      ucp_tag_message_h message = ucp_tag_probe_nb(worker, 0, 0, 1, &info);
+      if (!message) break;
+      State::Incoming in;
+      in.from = static_cast<NodeId>(info.sender_tag & kSenderBits);
+      in.tag = static_cast<uint32_t>(info.sender_tag >> 32);
+      // One byte over the maximum is enough for the decoder to see a frame too long.
+      in.bytes.resize(std::min(info.length, kMaxFrame + 1));
+      ucp_request_param_t param{};
+      in.request = Request(ucp_tag_msg_recv_nbx(worker, in.bytes.data(), in.bytes.size(), message, &param));
+      state_->incoming.push_back(std::move(in));
+    }
   }
   auto& incoming = state_->incoming;
   while (!incoming.empty() && incoming.front().request.done()) {
@@ -615,22 +659,34 @@ void UcxTransport::listen_to_worker(bool on) {
   bool waiting = false;
   if (on) {
     std::lock_guard worker(mutex_);
-    if (!closed_) waiting = ucp_worker_arm(state_->worker.get()) == UCS_ERR_BUSY;
+    if (!closed_) waiting = !arm_workers();
   }
-  epoll_event ev{};
-  ev.events = on ? uint32_t{EPOLLIN} : 0;
-  ev.data.fd = worker_fd_;
-  check_syscall(epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, worker_fd_, &ev), "epoll_ctl");
+  for (int fd : worker_fds_) {
+    epoll_event ev{};
+    ev.events = on ? uint32_t{EPOLLIN} : 0;
+    ev.data.fd = fd;
+    check_syscall(epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev), "epoll_ctl");
+  }
   if (waiting) wakeup();
+}
+
+bool UcxTransport::arm_workers() {
+  for (ucp_worker_h worker : state_->workers()) {
+    ucs_status_t s = ucp_worker_arm(worker);
+    if (s == UCS_ERR_BUSY) {
+      state_->connections_due |= worker == state_->worker.get();
+      return false;
+    }
+    if (s != UCS_OK) fail("ucp_worker_arm", s);
+  }
+  return true;
 }
 
 bool UcxTransport::sleep(std::chrono::milliseconds timeout) {
   {
     std::lock_guard lock(mutex_);
     if (closed_) return false;
-    ucs_status_t s = ucp_worker_arm(state_->worker.get());
-    if (s == UCS_ERR_BUSY) return true;  // events to progress first
-    if (s != UCS_OK) fail("ucp_worker_arm", s);
+    if (!arm_workers()) return true;  // events to progress first
   }
   epoll_event events[2];
   int n = epoll_wait(epoll_.get(), events, 2, static_cast<int>(std::min<std::chrono::milliseconds>(timeout, kMaxSleep).count()));
@@ -666,7 +722,7 @@ void UcxTransport::close_endpoints() {
   auto deadline = Clock::now() + options_.close_timeout;
   auto drain = [&](auto& requests) {
     while (!requests.empty() && Clock::now() < deadline) {
-      ucp_worker_progress(state_->worker.get());
+      for (ucp_worker_h worker : state_->workers()) ucp_worker_progress(worker);
       finish_requests();
     }
   };
@@ -685,16 +741,17 @@ void UcxTransport::discard_unexpected(Clock::time_point deadline) {
   // Frames that came and that nobody will take now (a peer's last words
   // while this node stops early) are received and dropped: left in the
   // worker, UCX warns of each one on stderr when the worker goes.
-  ucp_worker_h worker = state_->worker.get();
   std::vector<uint8_t> sink(kMaxFrame + 1);
-  for (;;) {
-    ucp_tag_recv_info_t info{};
-    ucp_tag_message_h message = ucp_tag_probe_nb(worker, 0, 0, 1, &info);
-    if (!message) return;
-    ucp_request_param_t param{};
-    Request r(ucp_tag_msg_recv_nbx(worker, sink.data(), std::min(info.length, sink.size()), message, &param));
-    while (!r.done() && Clock::now() < deadline) ucp_worker_progress(worker);
-    if (!r.done()) return;  // out of time: the worker's teardown cancels it
+  for (ucp_worker_h worker : state_->workers()) {
+    for (;;) {
+      ucp_tag_recv_info_t info{};
+      ucp_tag_message_h message = ucp_tag_probe_nb(worker, 0, 0, 1, &info);
+      if (!message) break;
+      ucp_request_param_t param{};
+      Request r(ucp_tag_msg_recv_nbx(worker, sink.data(), std::min(info.length, sink.size()), message, &param));
+      while (!r.done() && Clock::now() < deadline) ucp_worker_progress(worker);
+      if (!r.done()) return;  // out of time: the worker's teardown cancels it
+    }
   }
 }
 

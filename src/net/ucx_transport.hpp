@@ -17,8 +17,14 @@
 // (pick_local_addresses) and hands every node the same list; the connection
 // setup goes over loopback TCP (UCX's sockaddr connection manager) whatever
 // the kind, and the data then moves over the kind's transports:
-//   SharedMemory  UCX_TLS=posix,sysv,cma,self (and "sm"): one host only
-//   Tcp           UCX_TLS=tcp,self
+//   SharedMemory  UCX_TLS=posix,sysv,cma,self: one host only. A second UCP
+//                 worker, in a context of these transports alone, holds the
+//                 data endpoints (made from worker addresses exchanged after
+//                 the Hellos), so that polling it costs no system call; the
+//                 connections' worker (tcp, an epoll_wait per progress) is
+//                 then progressed once a millisecond, or when it signals:
+//                 it carries only the news of a peer that is gone.
+//   Tcp           UCX_TLS=tcp,self, one worker for everything
 // For Tcp, UCX would otherwise use every interface it finds (eth0 included)
 // even when the peers are on loopback; so unless net_devices says otherwise,
 // UCX_NET_DEVICES is set to "lo" when every address is a loopback address.
@@ -88,7 +94,8 @@ class UcxTransport : public Transport {
   void wakeup() override;
   void close() override;
 
-  // "posix,sysv,cma,self,tcp" etc.: what this transport asked UCX for.
+  // "posix,sysv,cma,self; connections tcp,self" or "tcp,self": what this
+  // transport asked UCX for.
   const std::string& transports() const { return tls_; }
   // The UCX_NET_DEVICES value applied ("" if UCX's default).
   const std::string& net_devices() const { return net_devices_; }
@@ -123,7 +130,10 @@ class UcxTransport : public Transport {
   void on_hello(NodeId from, std::span<const uint8_t> bytes);
   void send_tagged(Peer& peer, Tag tag, std::vector<uint8_t> bytes);
   bool sleep(std::chrono::milliseconds timeout);  // without mutex_; false: woken by wakeup()/close()
-  void listen_to_worker(bool on);  // whether sleep() wakes on the worker's event fd
+  // Under mutex_: arms every worker for sleep(); false if one has events to
+  // progress first (noted for progress() if it is the connections' worker).
+  bool arm_workers();
+  void listen_to_worker(bool on);  // whether sleep() wakes on the workers' event fds
   void leave_spin();      // the last spinner out listens again and ends poll()'s waits
   void end_spin_waits();  // wakes a poll() waiting for spins to end
   void close_endpoints();
@@ -136,14 +146,14 @@ class UcxTransport : public Transport {
   std::string net_devices_;
   std::mutex mutex_;
   std::unique_ptr<State> state_;
-  UniqueFd epoll_;  // the worker's event fd and wake_
+  UniqueFd epoll_;  // the workers' event fds and wake_
   UniqueFd wake_;   // eventfd: wakeup() and close()
   std::atomic<bool> closed_{false};
   std::atomic<int> spinners_{0};  // threads in spin()
   // Bumped when the last spinner leaves, and by close(): ends poll()'s wait.
   std::atomic<uint32_t> spin_ends_{0};
   std::mutex listen_mutex_;       // orders listen_to_worker() calls
-  int worker_fd_ = -1;            // the UCP worker's event fd (in epoll_)
+  std::vector<int> worker_fds_;   // the UCP workers' event fds (in epoll_)
 };
 
 // `count` addresses "127.0.0.1:<port>" with ports that were free a moment ago

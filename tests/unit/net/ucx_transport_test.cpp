@@ -71,6 +71,21 @@ std::string error_of(const std::function<void()>& f) {
 
 const char* name(Kind kind) { return kind == Kind::SharedMemory ? "shm" : "tcp"; }
 
+// Node `node` polls (each poll waiting up to `wait`) and sends to node 0,
+// which has closed, until a send fails (or 5 s pass): the failure's message.
+std::string error_once_node0_is_gone(Transport& node, std::chrono::milliseconds wait) {
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    node.poll(wait, [](NodeId, std::span<const uint8_t>) {});
+    try {
+      node.send(0, encode(Ready{}, node.self()));
+    } catch (const TransportError& e) {
+      return e.what();
+    }
+  }
+  return "";
+}
+
 class NetUcx : public ::testing::TestWithParam<Kind> {};
 
 }  // namespace
@@ -185,16 +200,17 @@ TEST_P(NetUcx, WakeupAndCloseEndAPoll) {
   test::expect_wakeup_then_close_end_poll(*nodes[0]);
   EXPECT_EQ(error_of([&] { nodes[0]->send(1, encode(Ready{}, 0)); }), "node 0: send to node 1 after close");
   // Node 1 learns that node 0 is gone and says so when it sends.
-  std::string error;
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (error.empty() && std::chrono::steady_clock::now() < deadline) {
-    nodes[1]->poll(10ms, [](NodeId, std::span<const uint8_t>) {});
-    try {
-      nodes[1]->send(0, encode(Ready{}, 1));
-    } catch (const TransportError& e) {
-      error = e.what();
-    }
-  }
+  std::string error = error_once_node0_is_gone(*nodes[1], 10ms);
+  EXPECT_NE(error.find("node 0 (127.0.0.1:"), std::string::npos) << error;
+}
+
+TEST_P(NetUcx, ANodeThatOnlyPollsWithoutWaitingLearnsThatItsPeerIsGone) {
+  // As a busy-polling receive thread or a spinning fault thread does: it
+  // never sleeps, so it never hears the connection's signal (for
+  // SharedMemory the connections are a worker of their own).
+  Nodes nodes = start(2, GetParam());
+  nodes[0]->close();
+  std::string error = error_once_node0_is_gone(*nodes[1], 0ms);
   EXPECT_NE(error.find("node 0 (127.0.0.1:"), std::string::npos) << error;
 }
 
