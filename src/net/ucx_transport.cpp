@@ -205,11 +205,7 @@ struct UcxTransport::State {
   std::string refusal;            // why wire-up must fail (a peer that does not fit)
   bool wired = false;
 
-  // The workers there are: the data worker first, where there is one.
-  std::vector<ucp_worker_h> workers() const {
-    if (data_worker) return {data_worker.get(), worker.get()};
-    return {worker.get()};
-  }
+  std::vector<ucp_worker_h> workers;  // both of the above: the data worker first, where there is one
 
   ~State() {
     // Requests first (their buffers stay alive until the workers are gone:
@@ -310,12 +306,14 @@ void UcxTransport::init_ucx() {
     auto* bytes = reinterpret_cast<const uint8_t*>(address);
     state_->address.assign(bytes, bytes + length);
     ucp_worker_release_address(worker, address);
+    state_->workers.push_back(worker);
   }
+  state_->workers.push_back(state_->worker.get());
 
   epoll_ = UniqueFd(static_cast<int>(check_syscall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1")));
   wake_ = UniqueFd(static_cast<int>(check_syscall(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")));
   std::vector<int> fds{wake_.get()};
-  for (ucp_worker_h worker : state_->workers()) {
+  for (ucp_worker_h worker : state_->workers) {
     int fd = -1;
     if (auto s = ucp_worker_get_efd(worker, &fd); s != UCS_OK) fail("ucp_worker_get_efd", s);
     worker_fds_.push_back(fd);
@@ -528,7 +526,7 @@ void UcxTransport::progress() {
 }
 
 void UcxTransport::take_arrivals() {
-  for (ucp_worker_h worker : state_->workers()) {
+  for (ucp_worker_h worker : state_->workers) {
     for (;;) {
       ucp_tag_recv_info_t info{};
       ucp_tag_message_h message = ucp_tag_probe_nb(worker, 0, 0, 1, &info);
@@ -671,7 +669,7 @@ void UcxTransport::listen_to_worker(bool on) {
 }
 
 bool UcxTransport::arm_workers() {
-  for (ucp_worker_h worker : state_->workers()) {
+  for (ucp_worker_h worker : state_->workers) {
     ucs_status_t s = ucp_worker_arm(worker);
     if (s == UCS_ERR_BUSY) {
       state_->connections_due |= worker == state_->worker.get();
@@ -722,7 +720,7 @@ void UcxTransport::close_endpoints() {
   auto deadline = Clock::now() + options_.close_timeout;
   auto drain = [&](auto& requests) {
     while (!requests.empty() && Clock::now() < deadline) {
-      for (ucp_worker_h worker : state_->workers()) ucp_worker_progress(worker);
+      for (ucp_worker_h worker : state_->workers) ucp_worker_progress(worker);
       finish_requests();
     }
   };
@@ -742,7 +740,7 @@ void UcxTransport::discard_unexpected(Clock::time_point deadline) {
   // while this node stops early) are received and dropped: left in the
   // worker, UCX warns of each one on stderr when the worker goes.
   std::vector<uint8_t> sink(kMaxFrame + 1);
-  for (ucp_worker_h worker : state_->workers()) {
+  for (ucp_worker_h worker : state_->workers) {
     for (;;) {
       ucp_tag_recv_info_t info{};
       ucp_tag_message_h message = ucp_tag_probe_nb(worker, 0, 0, 1, &info);
