@@ -7,7 +7,8 @@
 // moves are no faster there (bench_copy, bench/copy_bench.cpp), but on the
 // fault path they are: a Grant's page, copied from the frame just received
 // into the message, took 2 to 3 us with memcpy and 0.1 to 0.2 us with them
-// (amalgam-fault-bench, its requester_decodes step split further).
+// (amalgam-fault-bench's requester_decodes step, split further with
+// temporary fault_trace marks).
 #pragma once
 
 #include <cstddef>

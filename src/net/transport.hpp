@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <functional>
 #include <span>
-#include <vector>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "net/frame.hpp"
 
