@@ -64,6 +64,7 @@
 #include "common/unique_fd.hpp"
 #include "dsm/engine.hpp"
 #include "fault_steps.hpp"
+#include "net/local_addresses.hpp"
 #include "net/messages.hpp"
 #include "net/round_trip.hpp"
 #include "net/ucx_transport.hpp"

@@ -1,9 +1,7 @@
 #include "cli/node_commands.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <climits>
@@ -13,7 +11,7 @@
 #include "cluster/node.hpp"
 #include "cluster/supervisor.hpp"
 #include "common/error.hpp"
-#include "common/unique_fd.hpp"
+#include "net/local_addresses.hpp"
 
 namespace amalgam::cli {
 
@@ -26,25 +24,11 @@ std::string self_executable() {
   return std::string(path, static_cast<size_t>(n));
 }
 
-// A loopback port nobody listens on right now (the kernel picks it).
-uint16_t free_loopback_port() {
-  UniqueFd s(static_cast<int>(check_syscall(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket")));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  check_syscall(::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind(127.0.0.1:0)");
-  socklen_t len = sizeof addr;
-  check_syscall(::getsockname(s.get(), reinterpret_cast<sockaddr*>(&addr), &len), "getsockname");
-  return ntohs(addr.sin_port);
-}
-
 }  // namespace
 
 int launch_nodes(int argc, char** argv, uint32_t nodes, const std::string& /*transport*/) {
   std::string exe = self_executable();
-  std::string addresses;
-  for (uint32_t i = 0; i < nodes; ++i)
-    addresses += fmt::format("{}127.0.0.1:{}", i ? "," : "", free_loopback_port());
+  std::string addresses = fmt::format("{}", fmt::join(net::pick_local_addresses(nodes), ","));
 
   // Every node gets the launcher's own machine flags (those after "run").
   int first = 1;

@@ -768,21 +768,4 @@ std::string UcxTransport::endpoint_info(NodeId peer) {
   return out;
 }
 
-std::vector<std::string> pick_local_addresses(uint32_t count) {
-  std::vector<UniqueFd> sockets;  // all open at once: distinct ports
-  std::vector<std::string> out;
-  for (uint32_t i = 0; i < count; ++i) {
-    UniqueFd s(static_cast<int>(check_syscall(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket")));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    check_syscall(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), "bind 127.0.0.1:0");
-    socklen_t length = sizeof a;
-    check_syscall(getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &length), "getsockname");
-    out.push_back(fmt::format("127.0.0.1:{}", ntohs(a.sin_port)));
-    sockets.push_back(std::move(s));
-  }
-  return out;
-}
-
 }  // namespace amalgam::net

@@ -14,7 +14,7 @@
 // node processes may start in any order.
 //
 // For nodes on one host the parent picks free loopback ports
-// (pick_local_addresses) and hands every node the same list; the connection
+// (local_addresses.hpp) and hands every node the same list; the connection
 // setup goes over loopback TCP (UCX's sockaddr connection manager) whatever
 // the kind, and the data then moves over the kind's transports:
 //   SharedMemory  UCX_TLS=posix,sysv,cma,self: one host only. A second UCP
@@ -155,9 +155,5 @@ class UcxTransport : public Transport {
   std::mutex listen_mutex_;       // orders listen_to_worker() calls
   std::vector<int> worker_fds_;   // the UCP workers' event fds (in epoll_)
 };
-
-// `count` addresses "127.0.0.1:<port>" with ports that were free a moment ago
-// (bound to port 0 and released): for a parent starting nodes on one host.
-std::vector<std::string> pick_local_addresses(uint32_t count);
 
 }  // namespace amalgam::net

@@ -9,6 +9,7 @@
 #include <future>
 #include <thread>
 
+#include "net/local_addresses.hpp"
 #include "net/messages.hpp"
 #include "net/round_trip.hpp"
 #include "net/ucx_transport.hpp"
