@@ -36,12 +36,19 @@ std::optional<uint64_t> available_bytes() {
   return std::nullopt;
 }
 
+// MemAvailable when `bytes` and the reserve do not fit in it; nullopt when
+// they do, or when it cannot be read.
+std::optional<uint64_t> too_little_for(uint64_t bytes) {
+  auto available = available_bytes();
+  if (available && bytes + kReserve > *available) return available;
+  return std::nullopt;
+}
+
 }  // namespace
 
 void check_can_populate(uint64_t bytes, std::string_view who) {
   if (bytes == 0) return;
-  auto available = available_bytes();
-  if (available && bytes + kReserve > *available)
+  if (auto available = too_little_for(bytes))
     throw std::runtime_error(fmt::format("--preallocate: {} needs {} MiB of guest RAM, but the host has {} MiB available",
                                          who, bytes >> 20, *available >> 20));
 }
@@ -56,8 +63,7 @@ void populate(uint8_t* addr, size_t len, std::string_view who) {
   // host may be allocating their shares at the same time.
   for (size_t done = 0; done < len;) {
     size_t step = std::min(len - done, kPopulateStep);
-    auto available = available_bytes();
-    if (available && step + kReserve > *available)
+    if (auto available = too_little_for(step))
       throw std::runtime_error(
           fmt::format("--preallocate: {} ran out of host memory after {} of {} MiB of guest RAM ({} MiB available)",
                       who, done >> 20, len >> 20, *available >> 20));

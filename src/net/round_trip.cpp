@@ -14,6 +14,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A frame of its own for send(), which keeps what it is given.
+std::vector<uint8_t> frame_of(std::span<const uint8_t> bytes) {
+  std::vector<uint8_t> frame(bytes.size());
+  copy_bytes(frame.data(), bytes.data(), bytes.size());
+  return frame;
+}
+
 }  // namespace
 
 RoundTripStats measure_round_trip(Transport& transport, NodeId peer, size_t bytes, size_t iterations,
@@ -27,8 +34,7 @@ RoundTripStats measure_round_trip(Transport& transport, NodeId peer, size_t byte
   samples.reserve(iterations);
   for (uint64_t round = 0; round < iterations + kWarmupRounds; ++round) {
     std::memcpy(ping.data(), &round, sizeof round);
-    std::vector<uint8_t> frame(ping.size());  // built before the clock starts, as encode() builds a message's
-    copy_bytes(frame.data(), ping.data(), ping.size());
+    std::vector<uint8_t> frame = frame_of(ping);  // built before the clock starts, as encode() builds a message's
     bool back = false;
     auto start = Clock::now();
     transport.send(peer, std::move(frame));
@@ -65,9 +71,7 @@ size_t echo_frames(Transport& transport, NodeId from, size_t count, std::chrono:
   while (echoed < count && Clock::now() - last < idle_timeout) {
     bool open = transport.poll(idle_timeout, [&](NodeId sender, std::span<const uint8_t> frame) {
       if (sender != from || echoed == count) return;
-      std::vector<uint8_t> echo(frame.size());  // the handler's bytes end with the call
-      copy_bytes(echo.data(), frame.data(), frame.size());
-      transport.send(from, std::move(echo));
+      transport.send(from, frame_of(frame));  // the handler's bytes end with the call
       ++echoed;
       last = Clock::now();
     });

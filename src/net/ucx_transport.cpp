@@ -312,19 +312,19 @@ void UcxTransport::init_ucx() {
 
   epoll_ = UniqueFd(static_cast<int>(check_syscall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1")));
   wake_ = UniqueFd(static_cast<int>(check_syscall(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")));
-  std::vector<int> fds{wake_.get()};
   for (ucp_worker_h worker : state_->workers) {
     int fd = -1;
     if (auto s = ucp_worker_get_efd(worker, &fd); s != UCS_OK) fail("ucp_worker_get_efd", s);
     worker_fds_.push_back(fd);
-    fds.push_back(fd);
   }
-  for (int fd : fds) {
+  auto watch = [&](int fd) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
     check_syscall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev), "epoll_ctl");
-  }
+  };
+  watch(wake_.get());
+  for (int fd : worker_fds_) watch(fd);
 }
 
 void UcxTransport::listen() {
