@@ -24,6 +24,7 @@
 #include "boot/bzimage.hpp"
 #include "boot/numa.hpp"
 #include "common/error.hpp"
+#include "kvm/system.hpp"
 #include "machine/machine.hpp"
 #include "machine/numa_placement.hpp"
 #include "memory/e820.hpp"
@@ -238,12 +239,19 @@ int main(int argc, char** argv) {
     }
     if (o.nodes > 1) {
       build_config(o);  // bad input is reported once, here, not by every node
+      amalgam::kvm::System{};  // so is a host without KVM
       return amalgam::cli::launch_nodes(argc, argv, o.nodes, o.transport);
     }
     return run_machine(o);
   } catch (const UsageError& e) {
     report_error(node->parsed() ? o.report_fd : -1, e.what());
     return amalgam::machine::kStatusUsage;
+  } catch (const amalgam::kvm::Unavailable& e) {
+    report_error(node->parsed() ? o.report_fd : -1,
+                 fmt::format("this host has no KVM ({}): run amalgam inside the lab, "
+                             "scripts/lab.sh -- amalgam ... (README, The lab)",
+                             e.what()));
+    return amalgam::machine::kStatusMachineFailure;
   } catch (const std::exception& e) {
     report_error(node->parsed() ? o.report_fd : -1, e.what());
     return amalgam::machine::kStatusMachineFailure;

@@ -4,16 +4,29 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "common/error.hpp"
 #include "kvm/vm.hpp"
 
 namespace amalgam::kvm {
 
+const char* device_path() {
+  const char* path = std::getenv("AMALGAM_KVM_DEVICE");
+  return path != nullptr && *path != '\0' ? path : "/dev/kvm";
+}
+
 System::System() {
-  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0) throw SystemError("open(/dev/kvm)", errno);
+  const char* path = device_path();
+  int fd = ::open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    std::string call = std::string("open(") + path + ")";
+    if (err == ENOENT || err == ENXIO || err == ENODEV) throw Unavailable(call, err);
+    throw SystemError(call, err);
+  }
   fd_.reset(fd);
   int version = static_cast<int>(check_syscall(::ioctl(fd, KVM_GET_API_VERSION, 0), "KVM_GET_API_VERSION"));
   if (version != KVM_API_VERSION) throw SystemError("KVM_GET_API_VERSION (not 12)", EINVAL);

@@ -8,16 +8,31 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/error.hpp"
 #include "common/unique_fd.hpp"
 
 namespace amalgam::kvm {
 
 class Vm;
 
+// The KVM device: $AMALGAM_KVM_DEVICE when set (a test points it elsewhere),
+// else /dev/kvm.
+const char* device_path();
+
+// This host has no KVM device at all (open fails with ENOENT, ENXIO or
+// ENODEV), as opposed to one that fails: the caller can say what to do
+// instead.
+class Unavailable : public SystemError {
+ public:
+  using SystemError::SystemError;
+};
+
 // The /dev/kvm system handle.
 class System {
  public:
-  System();  // opens /dev/kvm; checks KVM_GET_API_VERSION == 12
+  // Opens device_path(); checks KVM_GET_API_VERSION == 12. Throws
+  // Unavailable when there is no such device.
+  System();
 
   int check_extension(long cap) const;  // KVM_CHECK_EXTENSION
   size_t vcpu_mmap_size() const;        // KVM_GET_VCPU_MMAP_SIZE
