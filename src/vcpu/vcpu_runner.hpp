@@ -77,6 +77,7 @@ class VcpuRunner {
   void arm_timer(std::optional<uint64_t> deadline_ns);
   void wait(std::unique_lock<std::mutex>& lock, std::optional<uint64_t> deadline_ns);
   void fail(const std::string& what);
+  void fail_shutdown();  // KVM_EXIT_SHUTDOWN
   uint64_t guest_tsc() const;
 
   uint32_t index_;
