@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that building and testing Amalgam need, and
-# only those that are missing. Runs as root (or through sudo).
+# Installs the Debian packages that building and testing Amalgam need (QEMU
+# for the lab, scripts/lab.sh, among them), and only those that are missing.
+# Runs as root (or through sudo).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   liblzma-dev zlib1g-dev cpio xz-utils
   libucx-dev ucx-utils
   clang libclang-rt-14-dev
+  qemu-system-x86
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -3,10 +3,12 @@
 # (scripts/guest-kit.sh) on amalgam, the UART as the console and stdin as its
 # input. Any arguments replace the default machine options (4 vCPUs, two NUMA
 # nodes, 256 MiB); add `--cmdline-extra amalgam.shell` to stop in a busybox
-# shell before the poweroff. Where ring 0 is emulated (PLATFORM.md) the kernel
-# logs its early boot and then stops with an emulation failure (status 1).
+# shell before the poweroff. Where this host's KVM does not run guest ring 0
+# as hardware would (none, or nested without VT-x/AMD-V: docs/lab.md), it
+# runs inside the lab (scripts/lab.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/host-kvm.sh
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target amalgam
@@ -17,5 +19,9 @@ if [[ ${1:-} == --cmdline-extra ]]; then
   shift 2
 fi
 (($#)) || set -- --vcpus 4 --numa 2 --memory 256M
-exec build/amalgam run --kernel "$kit/vmlinuz" --initrd "$kit/initramfs.cpio" --cmdline "$cmdline" \
-  --cpu baseline "$@"
+run=(build/amalgam run --kernel "$kit/vmlinuz" --initrd "$kit/initramfs.cpio" --cmdline "$cmdline"
+     --cpu baseline "$@")
+reason=$(why_ring0_emulated)
+[[ -z $reason ]] && exec "${run[@]}"
+echo "linux-demo: $reason; running amalgam inside the lab (scripts/lab.sh)" >&2
+exec scripts/lab.sh -- "${run[@]}"

@@ -5,40 +5,26 @@
 # poweroff, on 1 and on 2 node processes with 4 vCPUs: checks that the guest
 # sees nproc=4 and two NUMA nodes, and that amalgam ends with status 0.
 #
-# It needs hardware virtualization (VT-x or AMD-V under /dev/kvm). Where guest
-# ring 0 is emulated instruction by instruction (PLATFORM.md: nested KVM
-# without VT-x/AMD-V, module kvm_pvm), the kernel cannot finish booting, so the
-# script says why and exits 77 (skipped) without running anything; set
-# AMALGAM_FULL_BOOT_FORCE=1 to try anyway.
+# It needs guest ring 0 run as on hardware (VT-x or AMD-V under /dev/kvm).
+# Where this host has no KVM, or a nested one that emulates ring 0 (module
+# kvm_pvm: docs/lab.md), the script runs itself inside the lab
+# (scripts/lab.sh).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+source "$here/scripts/lib/host-kvm.sh"
 amalgam=${1:-$here/build/amalgam}
 limit=${AMALGAM_FULL_BOOT_LIMIT:-300}
 
 say() { echo "linux-full-boot: $*"; }
 
-# Why guest ring 0 would not run natively here; empty when it should.
-why_emulated() {
-  [[ -e /dev/kvm ]] || { echo "no /dev/kvm"; return; }
-  if [[ -d /sys/module/kvm_pvm ]]; then
-    echo "KVM here is kvm_pvm (nested, no VT-x/AMD-V): guest ring 0 is emulated"
-    return
-  fi
-  if ! grep -qw -E 'vmx|svm' /proc/cpuinfo; then
-    echo "the CPU shows neither vmx nor svm: no hardware virtualization under /dev/kvm"
-    return
-  fi
-  [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]] ||
-    echo "neither kvm_intel nor kvm_amd is loaded"
-}
-
-reason=$(why_emulated)
-if [[ -n $reason && ${AMALGAM_FULL_BOOT_FORCE:-0} != 1 ]]; then
-  say "SKIP: $reason; the full boot needs hardware virtualization (AMALGAM_FULL_BOOT_FORCE=1 tries anyway)"
-  exit 77
-fi
 [[ -x $amalgam ]] || { say "no amalgam at $amalgam (build first)"; exit 2; }
+# (prepared here: the lab has no network to download it)
 kit=$("$here/scripts/guest-kit.sh") || { say "FAIL: the guest kit could not be prepared"; exit 1; }
+reason=$(why_ring0_emulated)
+if [[ -n $reason ]]; then
+  say "$reason; running inside the lab (scripts/lab.sh)"
+  exec "$here/scripts/lab.sh" -- "$0" "$amalgam"
+fi
 
 failed=0
 for nodes in 1 2; do
