@@ -50,7 +50,6 @@ ln -sf /proc/self/fd /host/dev/fd
 ln -sf /proc/self/fd/0 /host/dev/stdin
 ln -sf /proc/self/fd/1 /host/dev/stdout
 ln -sf /proc/self/fd/2 /host/dev/stderr
-mount -t tmpfs -o mode=1777 tmpfs /host/tmp || die "mounting /tmp failed"
 ip link set lo up || die "bringing up the loopback interface failed"
 [ -r "/host$run/run.sh" ] || die "no $run/run.sh in the host's file system"
 
