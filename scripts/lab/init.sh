@@ -1,9 +1,10 @@
 #!/bin/busybox sh
 # The lab's /init (scripts/lab.sh, docs/lab.md): loads KVM for the emulated
 # AMD SVM CPU, mounts the host's root over 9p at /host, gives it this
-# kernel's /proc, /sys, /dev (with /dev/kvm), /dev/shm, /dev/pts and a
-# tmpfs /tmp, then runs the host's bash on the run folder's run.sh, chrooted
-# into /host, with stdin, stdout and stderr on three virtio serial ports.
+# kernel's /proc, /sys, /dev (with /dev/kvm), /dev/shm and /dev/pts (the
+# host's /tmp stays), then runs the host's bash on the run folder's run.sh,
+# chrooted into /host, with stdin, stdout and stderr on three virtio serial
+# ports.
 # COMMAND's status goes to the run folder as `status`; then power off.
 # Kernel command line: lab.run=<run folder> lab.npt=0|1.
 export PATH=/bin
