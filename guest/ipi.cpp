@@ -99,7 +99,7 @@ void rt::guest_main(unsigned cpu) {
   lapic::write(lapic::kLdr, cpu < kFlatCpus ? (1u << cpu) << 24 : 0);
   if (cpu == 0) {
     g_rounds = param("rounds", 1000);
-    g_timeout_ticks = us_to_ticks(param("timeout_ms", 2000) * 1000);
+    g_timeout_ticks = us_to_ticks(limit_us(param("timeout_ms", 2000) * 1000));
     if (g_rounds == 0 || g_rounds > kMaxRounds) fail("rounds=%lu: need 1..%u", g_rounds, kMaxRounds);
   }
 

@@ -68,7 +68,7 @@ uint64_t single(const char* what, uint8_t vector, Arm arm) {
   uint64_t base = irq_count(0, vector);
   uint64_t t0 = rdtsc(), due = t0 + us_to_ticks(kSingleUs);
   arm(t0, due);
-  uint64_t limit = us_to_ticks(kSingleUs + 2000000);
+  uint64_t limit = us_to_ticks(limit_us(kSingleUs + 2000000));
   while (irq_count(0, vector) == base) {
     if (rdtsc() - t0 > limit) fail("%s: no interrupt within %lu us", what, ticks_to_ns(limit) / 1000);
     cpu_relax();

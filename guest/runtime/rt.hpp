@@ -50,6 +50,11 @@ uint64_t lapic_timer_khz();
 uint64_t ticks_to_ns(uint64_t ticks);
 uint64_t us_to_ticks(uint64_t us);
 void delay_us(uint64_t us);
+// How long to wait for what the host does for the guest (an interrupt,
+// another CPU) before calling it lost: `us`, as on a native host, times the
+// `time_scale=` parameter (default 1), which the test harness raises on a
+// slow host (the lab, docs/lab.md) so that slowness is not read as a loss.
+uint64_t limit_us(uint64_t us);
 // a * b / c without overflow for b, c < 2^32.
 uint64_t muldiv(uint64_t a, uint64_t b, uint64_t c);
 

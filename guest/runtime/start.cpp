@@ -107,12 +107,12 @@ void start_aps() {
       send_ipi(g_cpus[i].apic_id, kDeliveryStartup | kLevelAssert | vector);
 
   uint64_t timeout_ms = param("ap_timeout_ms", kApTimeoutMsDefault);
-  uint64_t limit = us_to_ticks(timeout_ms * 1000);
+  uint64_t limit = us_to_ticks(limit_us(timeout_ms * 1000));
   for (unsigned i = 1; i < g_ncpus; ++i) {
     while (!__atomic_load_n(&g_cpus[i].online, __ATOMIC_ACQUIRE)) {
       if (rdtsc() - t0 > limit)
         fail("cpu %u (APIC ID %u) did not check in within %lu ms (trampoline %s)", i, g_cpus[i].apic_id,
-             timeout_ms, started[g_cpus[i].apic_id] ? "entered" : "not entered");
+             ticks_to_ns(limit) / 1000000, started[g_cpus[i].apic_id] ? "entered" : "not entered");
       cpu_relax();
     }
   }

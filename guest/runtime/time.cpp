@@ -67,6 +67,12 @@ uint64_t muldiv(uint64_t a, uint64_t b, uint64_t c) { return (a / c) * b + (a % 
 uint64_t ticks_to_ns(uint64_t ticks) { return muldiv(ticks, 1000000, g_tsc_khz); }
 uint64_t us_to_ticks(uint64_t us) { return muldiv(us, g_tsc_khz, 1000); }
 
+uint64_t limit_us(uint64_t us) {
+  uint64_t scale = param("time_scale", 1);
+  if (scale == 0 || scale > 1000) fail("time_scale=%lu: need 1..1000", scale);
+  return us * scale;
+}
+
 void delay_us(uint64_t us) {
   uint64_t end = rdtsc() + us_to_ticks(us);
   while (rdtsc() < end) cpu_relax();

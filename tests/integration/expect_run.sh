@@ -16,6 +16,26 @@ if [[ ${1:-} == --one-line-error ]]; then
 fi
 [[ ${1:-} == -- ]] && shift
 
+# On a slow host (the lab sets AMALGAM_TIME_SCALE, docs/lab.md) a built-in
+# test guest waits that many times longer before it calls an interrupt or
+# a CPU lost (its time_scale= parameter, guest/README.md).
+if [[ -n ${AMALGAM_TIME_SCALE:-} && " $* " == *" --guest "* ]]; then
+  args=()
+  scaled=0
+  while (($#)); do
+    if [[ $1 == --cmdline && $# -ge 2 ]]; then
+      args+=(--cmdline "$2 time_scale=$AMALGAM_TIME_SCALE")
+      scaled=1
+      shift 2
+    else
+      args+=("$1")
+      shift
+    fi
+  done
+  ((scaled)) || args+=(--cmdline "time_scale=$AMALGAM_TIME_SCALE")
+  set -- "${args[@]}"
+fi
+
 out=$(mktemp)
 err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
