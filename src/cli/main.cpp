@@ -67,6 +67,7 @@ struct RunOptions {
   std::string transport = "shm";
   uint32_t prefetch = 0;
   uint32_t claim = 64;
+  uint32_t page_hold = 200;
   bool preallocate = false;
   uint32_t busy_poll = 0;
   uint32_t fault_spin = static_cast<uint32_t>(amalgam::cluster::kDefaultFaultSpin.count());
@@ -86,6 +87,7 @@ amalgam::machine::MachineConfig build_config(const RunOptions& o) {
   config.baseline_cpu = o.cpu == "baseline";
   config.dsm_prefetch = o.prefetch;
   config.dsm_claim = o.claim;
+  config.dsm_hold_us = o.page_hold;
   config.preallocate = o.preallocate;
   config.node_count = o.nodes;
   config.node_id = o.node_id;
@@ -180,6 +182,11 @@ void add_machine_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--claim", o.claim,
                   "DSM first touch: untouched pages of the same home taken with the faulting one (0: off)")
       ->check(CLI::Range(0u, 512u))
+      ->capture_default_str();
+  cmd->add_option("--page-hold", o.page_hold,
+                  "DSM progress: microseconds a page just mapped is kept before another node may take it, and "
+                  "whether a node waiting for a page keeps the ones it has (0: neither)")
+      ->check(CLI::Range(0u, 100'000u))
       ->capture_default_str();
   cmd->add_flag("--preallocate", o.preallocate,
                "allocate guest RAM before the guest runs (each node its own share): no first-touch faults, "

@@ -15,6 +15,7 @@
 #include "dsm/engine.hpp"
 #include "machine/machine.hpp"
 #include "machine/numa_placement.hpp"
+#include "memory/populate.hpp"
 #include "net/messages.hpp"
 #include "net/ucx_transport.hpp"
 
@@ -146,6 +147,15 @@ void ClusterNode::send(uint32_t to, const net::Message& message) { transport_->s
 void ClusterNode::attach_memory(const memory::GuestMemory& memory) {
   auto plan = machine::numa_plan(config_, memory.layout());
   uint32_t nodes = nodes_;
+  if (config_.preallocate) {
+    // Refused here, from the plan, before the engine walks every page of a
+    // guest that may be far larger than the host (DsmEngine checks again).
+    uint64_t share = 0;
+    for (uint32_t n = 0; n < plan.nodes.size(); ++n)
+      if (n % nodes == self_)
+        for (const auto& r : plan.nodes[n].memory) share += r.end() - r.gpa;
+    memory::check_can_populate(share, fmt::format("node {}", self_));
+  }
   dsm::NodeProtocol protocol(
       self_, nodes_,
       [plan, nodes, layout = memory.layout()](dsm::PageNumber page) {
@@ -166,6 +176,7 @@ void ClusterNode::attach_memory(const memory::GuestMemory& memory) {
           fail(e.what());  // as on the receive thread
         }
       });
+  engine->set_hold(std::chrono::microseconds(config_.dsm_hold_us));
   engine->start();
   std::lock_guard lock(dsm_mu_);
   engine_ = std::move(engine);
@@ -404,10 +415,10 @@ std::string ClusterNode::stats_line() const {
   const auto& p = s.protocol;
   return fmt::format(
       "read_faults={} write_faults={} zero_fills={} preallocated={} invalidations_sent={} invalidations_received={} "
-      "pages_in={} pages_out={} bytes_in={} bytes_out={} ipis_forwarded={} io_forwarded={} io_served={}",
+      "pages_in={} pages_out={} bytes_in={} bytes_out={} held={} ipis_forwarded={} io_forwarded={} io_served={}",
       p.read_faults, p.write_faults, p.zero_fills, s.preallocated_pages, p.invalidations_sent, p.invalidations_received,
-      p.pages_received, p.pages_sent, p.bytes_received, p.bytes_sent, ipis_forwarded_.load(), io_forwarded_.load(),
-      ios_served_.load());
+      p.pages_received, p.pages_sent, p.bytes_received, p.bytes_sent, s.held_messages, ipis_forwarded_.load(),
+      io_forwarded_.load(), ios_served_.load());
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <ctime>
 #include <stdexcept>
 #include <utility>
 
@@ -38,6 +39,14 @@ struct EngineFault : std::logic_error {
 // nothing, and as nothing writes it its pages stay the shared zero page.
 constexpr size_t kZeroRunPages = 512;
 std::array<std::byte, kZeroRunPages * kPageSize> g_zeros{};
+
+// The longest a page stays held for a fault of this node that waits (the
+// second rule of Progress, engine.hpp): a wait on a page whose home queues
+// it behind another node's transaction can close a cycle that the order of
+// node numbers alone does not prevent; this bounds it.
+constexpr std::chrono::milliseconds kWaitingHoldLimit{50};
+// How often the nodes' order of priority for that rule rotates.
+constexpr std::chrono::milliseconds kPriorityPeriod{100};
 
 // While the fault thread awaits an answer (AwaitFunction), how often it
 // looks for new faults of other threads.
@@ -236,9 +245,17 @@ void DsmEngine::run() {
 
 void DsmEngine::round() {
   std::array<pollfd, 2> fds{pollfd{uffd_.fd(), POLLIN, 0}, pollfd{wakeup_.get(), POLLIN, 0}};
-  if (::poll(fds.data(), fds.size(), -1) < 0) {
+  // Until the first held message is due (Progress, engine.hpp), or forever.
+  timespec timeout{};
+  timespec* limit = nullptr;
+  if (int64_t due = next_release_ns_.load(std::memory_order_acquire); due != INT64_MAX) {
+    int64_t left = std::max<int64_t>(due - Clock::now().time_since_epoch().count(), 0);
+    timeout = {static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    limit = &timeout;
+  }
+  if (::ppoll(fds.data(), fds.size(), limit, nullptr) < 0) {
     if (errno == EINTR) return;
-    throw SystemError("poll(userfaultfd)", errno);
+    throw SystemError("ppoll(userfaultfd)", errno);
   }
   fault_trace::mark(fault_trace::Step::FaultThreadWakes);
   {
@@ -251,6 +268,7 @@ void DsmEngine::round() {
 
 bool DsmEngine::answered() {
   if (stopping_.load(std::memory_order_acquire) || queued_.load(std::memory_order_acquire)) return true;
+  if (next_release_ns_.load(std::memory_order_acquire) <= Clock::now().time_since_epoch().count()) return true;
   // Check the protocol (which takes work_mutex_, and would make deliver()
   // on another thread queue instead of taking the answer inline) only after
   // a page was mapped.
@@ -279,7 +297,9 @@ void DsmEngine::work_round(bool faults, bool signalled) {
     if (::read(wakeup_.get(), &count, sizeof count) < 0 && errno != EAGAIN)
       throw SystemError("read(eventfd)", errno);
   }
-  // Messages first: they may complete fetches that pending faults wait for.
+  // Messages first: they may complete fetches that pending faults wait for;
+  // the held ones came before the queued ones.
+  release_held();
   uint64_t ticket;
   {
     std::lock_guard lock(queue_mutex_);
@@ -299,8 +319,13 @@ void DsmEngine::work_round(bool faults, bool signalled) {
       PageNumber page = (at.range->slot.gpa >> 12) + at.index;
       protocol_.on_fault(page, f.write ? Access::Write : Access::Read, actions_);
       execute();
-      if (protocol_.pending(page)) awaited_.push_back(page);
+      if (protocol_.pending(page)) {
+        awaited_.push_back(page);
+        if (hold_.count() != 0) waiting_.insert(page);
+      }
     }
+    // A fault answered here (a zero fill) may have ended this node's wait.
+    if (!held_.empty()) release_held();
   }
   sync_taken_ = ticket;
   publish_stats();
@@ -313,8 +338,79 @@ void DsmEngine::handle(Message m) {
                                  to_string(m.type)));
     return;
   }
+  if (hold(m)) return;
   protocol_.on_message(std::move(m), actions_);
   execute();
+  // A page mapped just now may end this node's wait (hold()).
+  if (!held_.empty() && waiting_.empty()) release_held();
+}
+
+bool DsmEngine::hold(Message& m) {
+  if (hold_.count() == 0) return false;
+  // What takes a page from this node: Forward and Invalidate from its home,
+  // or, at the home, a Request while the home holds the page itself (the
+  // home then takes its own copy without a message).
+  if (m.type == MessageType::Request) {
+    Located at = locate_page(m.page);
+    if (at.mapped() == kNone) return false;
+  } else if (m.type != MessageType::Forward && m.type != MessageType::Invalidate) {
+    return false;
+  }
+  const auto now = Clock::now();
+  while (!mapped_order_.empty() && mapped_order_.front().first + hold_ <= now) {
+    auto [at, page] = mapped_order_.front();
+    mapped_order_.pop_front();
+    if (auto it = mapped_at_.find(page); it != mapped_at_.end() && it->second == at) mapped_at_.erase(it);
+  }
+  auto it = mapped_at_.find(m.page);
+  // Not a page this node itself waits for (an upgrade): its own request
+  // may be queued behind the transaction that needs this message.
+  const bool outranks = outranks_now(m.requester) && !waiting_.contains(m.page);
+  if (it == mapped_at_.end() && !(outranks && !waiting_.empty())) return false;
+  held_.push_back({it == mapped_at_.end() ? now : it->second + hold_, outranks ? now + kWaitingHoldLimit : now,
+                   std::move(m)});
+  ++stats_.held_messages;
+  update_next_release();
+  // Taken inline by deliver(): the fault thread must wake when it is due.
+  if (std::this_thread::get_id() != fault_thread_.load(std::memory_order_acquire)) signal();
+  return true;
+}
+
+// The ranking rotates every kPriorityPeriod of the system clock (the same
+// on every host that keeps time), so that no node waits behind the others
+// for good.
+bool DsmEngine::outranks_now(NodeId requester) const {
+  const auto period = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch() / kPriorityPeriod);
+  return ranks_before(self_, requester, protocol_.node_count(), period);
+}
+
+// When a held message may go: the end of its page's time window, or, while
+// this node waits for a page, the end of the longest wait (hold()).
+DsmEngine::Clock::time_point DsmEngine::release_time(const Held& h) const {
+  return waiting_.empty() ? h.window_end : std::max(h.window_end, h.wait_end);
+}
+
+void DsmEngine::release_held() {
+  if (held_.empty()) return;
+  const auto now = Clock::now();
+  // In arrival order; each one that may go now goes.
+  for (size_t i = 0; i < held_.size();) {
+    if (release_time(held_[i]) > now) {
+      ++i;
+      continue;
+    }
+    Message m = std::move(held_[i].message);
+    held_.erase(held_.begin() + static_cast<ptrdiff_t>(i));
+    protocol_.on_message(std::move(m), actions_);
+    execute();
+  }
+  update_next_release();
+}
+
+void DsmEngine::update_next_release() {
+  int64_t next = INT64_MAX;
+  for (const Held& h : held_) next = std::min<int64_t>(next, release_time(h).time_since_epoch().count());
+  next_release_ns_.store(next, std::memory_order_release);
 }
 
 void DsmEngine::execute() {
@@ -401,6 +497,12 @@ void DsmEngine::execute(MapPage& a) {
   if (!done) throw EngineFault(fmt::format("page {:#x}: already populated when mapped", a.page));
   at.mapped() = read_only ? kReadOnly : kReadWrite;
   just_mapped_ = a.page;
+  if (hold_.count() != 0) {
+    const auto now = Clock::now();
+    waiting_.erase(a.page);
+    mapped_at_[a.page] = now;
+    mapped_order_.emplace_back(now, a.page);
+  }
   maps_.fetch_add(1, std::memory_order_release);
 }
 

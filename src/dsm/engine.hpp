@@ -62,6 +62,30 @@
 // the error callback (ProtocolError names the peer) and otherwise ignored;
 // the owner of the engine decides whether the machine stops.
 //
+// Progress. A page this node has just mapped could otherwise be taken away
+// (Forward or Invalidate from its home; at the home, another node's
+// Request) before the thread that faulted on it has made its access: that
+// thread then faults again, and nodes that want the same pages can pass
+// them back and forth without any getting on (docs/lab.md, "what the nested
+// paging runs showed"). Two rules, on when a hold time is set (set_hold()):
+// - A page mapped here less than the hold time ago stays until that time is
+//   up (the time window of Mirage, Fleisch and Popek 1989).
+// - While a fault here waits for another page, the pages this node holds
+//   stay (up to 50 ms) for a requester that ranks after this node. One
+//   access may need several pages at once: with nested paging (AMD NPT,
+//   Intel EPT with A/D bits) the CPU's walk of the guest's page tables
+//   treats each table page as written, so every node that walks the same
+//   tables needs them all, Exclusive. Two nodes that each hold one and wait
+//   for the other would otherwise swap them for ever, time window or not,
+//   since both windows end together. Within one ranking the wait chains
+//   only go down, so the first waiting node gets on. The ranking rotates
+//   every 100 ms of the system clock (rank = (node + period) mod nodes), so
+//   that no node waits behind the others for good; the 50 ms bound breaks
+//   what a ranking cannot, such as a cycle through a home's queue.
+// A held message waits in the engine and the fault thread wakes when it is
+// due. The protocol allows any delay of any message, so this changes timing
+// only.
+//
 // Failure and shutdown. A failing host call on the fault thread (an ioctl,
 // madvise) is reported to the error callback as a ProtocolError naming this
 // node, and the fault thread ends; faults stay blocked until stop(). stop()
@@ -83,9 +107,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "common/unique_fd.hpp"
@@ -94,6 +123,13 @@
 #include "memory/userfaultfd.hpp"
 
 namespace amalgam::dsm {
+
+// The order of priority between nodes for the hold rule (Progress, above)
+// in a given period: node a ranks before node b when
+// (a + period) mod nodes < (b + period) mod nodes.
+inline bool ranks_before(NodeId a, NodeId b, uint32_t nodes, uint64_t period) {
+  return (a + period) % nodes < (b + period) % nodes;
+}
 
 struct EngineStats {
   Counters protocol;  // faults, invalidations, pages and bytes in/out, ...
@@ -109,6 +145,7 @@ struct EngineStats {
   uint64_t write_protects = 0;
   uint64_t drops = 0;
   uint64_t wakes = 0;       // explicit UFFDIO_WAKE
+  uint64_t held_messages = 0;  // Forward or Invalidate held back for a page just mapped (set_hold())
   uint64_t rounds = 0;      // wake-ups of the fault thread
 };
 
@@ -132,6 +169,10 @@ class DsmEngine {
   DsmEngine(const DsmEngine&) = delete;
   DsmEngine& operator=(const DsmEngine&) = delete;
 
+  // Progress (above): keep a page mapped here at least this long before a
+  // Forward or Invalidate takes it. Before start(); 0 (the default): off.
+  void set_hold(std::chrono::nanoseconds hold) { hold_ = hold; }
+
   // Starts the fault thread (once).
   void start();
   // Ends the fault thread and releases the ranges (see above). Idempotent,
@@ -154,6 +195,13 @@ class DsmEngine {
   NodeId self() const { return self_; }
 
  private:
+  // A Forward or Invalidate held back (Progress, above).
+  using Clock = std::chrono::steady_clock;
+  struct Held {
+    Clock::time_point window_end;  // the page's time window (now, if it had none)
+    Clock::time_point wait_end;    // how long a wait of this node may keep it
+    Message message;
+  };
   struct Range {
     memory::HostSlot slot;
     std::vector<uint8_t> mapped;  // per page: Mapped value, this engine's record
@@ -184,6 +232,12 @@ class DsmEngine {
   // faults (if `faults` or a sync() is waiting).
   void work_round(bool faults, bool signalled);
   void handle(Message m);
+  // Progress (above): true when m must wait, and then it is kept in held_.
+  bool hold(Message& m);
+  void release_held();  // handles the held messages that may go now
+  void update_next_release();
+  Clock::time_point release_time(const Held& h) const;
+  bool outranks_now(NodeId requester) const;  // this node before the requester, for now
   void execute();
   void execute(SendMessage& a);
   void execute(MapPage& a);
@@ -222,6 +276,18 @@ class DsmEngine {
   std::vector<Message> messages_;
   EngineStats stats_;
   PageNumber just_mapped_ = ~PageNumber{0};  // mapped (and woken) by the last MapPage
+  // Progress (above): when each page was last mapped here, for the pages
+  // mapped less than hold_ ago (older entries are pruned, oldest first); the
+  // pages local faults wait for; and the messages held back, in arrival
+  // order.
+  std::chrono::nanoseconds hold_{0};
+  std::unordered_map<PageNumber, Clock::time_point> mapped_at_;
+  std::deque<std::pair<Clock::time_point, PageNumber>> mapped_order_;
+  std::unordered_set<PageNumber> waiting_;
+  std::vector<Held> held_;
+  // When the first held message may go (Clock's count; INT64_MAX: none, or
+  // only ones that wait for this node's faults), for round() and answered().
+  std::atomic<int64_t> next_release_ns_{INT64_MAX};
   // Pages [run_begin_, run_end_) were mapped ahead by map_zero_run(); their
   // own MapPage actions only record that.
   PageNumber run_begin_ = 0, run_end_ = 0;

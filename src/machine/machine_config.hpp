@@ -24,6 +24,7 @@ struct MachineConfig {
   bool forward_stdin = true;
   uint32_t dsm_prefetch = 0;  // DSM read-ahead pages on a remote read miss (dsm::Options::prefetch)
   uint32_t dsm_claim = 0;     // DSM first-touch run of untouched home pages (dsm::Options::claim)
+  uint32_t dsm_hold_us = 0;   // DSM: a page just mapped is kept this long (dsm::DsmEngine::set_hold)
   // Guest RAM allocated before the guest runs: all of it on one node, each
   // node's own share on several (dsm::Options::preallocate).
   bool preallocate = false;

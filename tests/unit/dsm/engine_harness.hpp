@@ -112,8 +112,10 @@ class EngineCluster {
  public:
   static constexpr uint64_t kHighGpa = 4ull << 30;
 
+  // hold: DsmEngine::set_hold() of every engine.
   explicit EngineCluster(uint32_t nodes, Bus::Mode mode = Bus::Mode::Direct, uint64_t seed = 1,
-                         size_t pages_per_range = 32, Options options = {})
+                         size_t pages_per_range = 32, Options options = {},
+                         std::chrono::nanoseconds hold = std::chrono::nanoseconds{0})
       : bus_(mode, seed), pages_per_range_(pages_per_range) {
     std::vector<DsmEngine*> engines;
     for (NodeId n = 0; n < nodes; ++n) {
@@ -137,7 +139,10 @@ class EngineCluster {
       nodes_.push_back(std::move(node));
     }
     bus_.attach(engines);
-    for (auto& node : nodes_) node->engine->start();
+    for (auto& node : nodes_) {
+      node->engine->set_hold(hold);
+      node->engine->start();
+    }
   }
 
   ~EngineCluster() {
