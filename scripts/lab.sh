@@ -15,11 +15,15 @@
 #   --npt           KVM in the lab uses the emulated CPU's nested paging
 #                   (default: shadow paging, kvm-amd npt=0; docs/lab.md says why)
 #   --tcg-threads single|multi
-#                   one host thread for all lab CPUs, or one each (default multi)
+#                   one host thread for all lab CPUs, or one each (default
+#                   single; docs/lab.md says why)
 #   --hosts N       several lab hosts: not built yet (one host only)
 #   --start-timeout S
 #                   give up when COMMAND has not started after S s (default 300)
 # Environment: AMALGAM_LAB_CACHE, the cache folder (scripts/lab/kit.sh).
+# COMMAND gets AMALGAM_TIME_SCALE=10 (unless it is set): the test guests'
+# limits on waiting for an interrupt or a CPU, written for a native host,
+# stretch by that factor (tests/integration/expect_run.sh).
 # Status: COMMAND's, or 2 with one line when the lab cannot start or stops
 # before COMMAND ends.
 set -euo pipefail
@@ -36,7 +40,7 @@ mem_mib=$((avail_mib - 2048))
 ((mem_mib >= 2048)) || mem_mib=2048
 memory=${mem_mib}M
 npt=0
-tcg_threads=multi
+tcg_threads=single
 start_timeout=300
 while (($#)); do
   case $1 in
@@ -83,6 +87,7 @@ trap 'exit 129' HUP
 {
   echo "# made by scripts/lab.sh"
   export -p | grep -v -E '^declare -x (OLDPWD|PWD|SHLVL|_)(=|$)'
+  echo "export AMALGAM_TIME_SCALE=${AMALGAM_TIME_SCALE:-10}"
   printf 'cd -- %q || exit 2\n' "$PWD"
   printf 'exec'
   printf ' %q' "$@"
@@ -132,12 +137,28 @@ while [[ ! -e $run/started ]] && kill -0 "$qemu_pid" 2>/dev/null; do
   sleep 0.1
   waited=$((waited + 1))
 done
+# While it runs, its kernel's health: a CPU that stops answering shows as
+# an RCU stall or a soft lockup on the console, which a wedged lab repeats
+# every minute or so without end. The second such report ends the lab,
+# with the first one quoted, rather than leave COMMAND hanging.
+stalled=
+while kill -0 "$qemu_pid" 2>/dev/null; do
+  if (($(grep -a -c -E 'rcu: INFO: .* detected stalls|watchdog: BUG: soft lockup' "$run/console.log" 2>/dev/null) >= 2)); then
+    stalled=$(grep -a -m1 -E 'rcu: INFO: .* detected stalls|watchdog: BUG: soft lockup' "$run/console.log")
+    kill "$qemu_pid" 2>/dev/null
+    break
+  fi
+  sleep 0.5
+done
 qemu_status=0
 wait "$qemu_pid" || qemu_status=$?
 qemu_pid=
 exec {hold_out}>&- {hold_err}>&-
 wait "${out_relays[@]}" 2>/dev/null || true
 
+if [[ -n $stalled ]]; then
+  fail "the lab's kernel stalled while COMMAND ran, and was stopped: ${stalled#*] } (its console: $cache/last-console.log)"
+fi
 if [[ -s $run/status ]]; then
   exit "$(cat "$run/status")"
 fi
