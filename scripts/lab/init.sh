@@ -1,8 +1,8 @@
 #!/bin/busybox sh
 # The lab's /init (scripts/lab.sh, docs/lab.md): loads KVM for the emulated
 # AMD SVM CPU, mounts the host's root over 9p at /host, gives it this
-# kernel's /proc, /sys, /dev (with /dev/kvm), /dev/shm and /dev/pts (the
-# host's /tmp stays), then runs the host's bash on the run folder's run.sh,
+# kernel's /proc, /sys, /dev (with /dev/kvm), /dev/shm, /dev/pts and a /tmp
+# that shows the host's entries, then runs the host's bash on the run folder's run.sh,
 # chrooted into /host, with stdin, stdout and stderr on three virtio serial
 # ports.
 # COMMAND's status goes to the run folder as `status`; then power off.
@@ -51,6 +51,22 @@ ln -sf /proc/self/fd /host/dev/fd
 ln -sf /proc/self/fd/0 /host/dev/stdin
 ln -sf /proc/self/fd/1 /host/dev/stdout
 ln -sf /proc/self/fd/2 /host/dev/stderr
+# /tmp: what the host's /tmp holds now stays visible (a clone or a build
+# there runs), each entry bound from the 9p share; anything new is the
+# lab's own, on a tmpfs, where FIFOs and sockets work (9p cannot make them).
+mkdir -p /lab/hosttmp
+mount -o bind /host/tmp /lab/hosttmp || die "binding the host's /tmp failed"
+mount -t tmpfs -o mode=1777 tmpfs /host/tmp || die "mounting /tmp failed"
+for entry in /lab/hosttmp/* /lab/hosttmp/.[!.]*; do
+  name=${entry##*/}
+  if [ -L "$entry" ]; then
+    ln -s "$(readlink "$entry")" "/host/tmp/$name"
+  elif [ -d "$entry" ]; then
+    mkdir "/host/tmp/$name" && mount -o bind "$entry" "/host/tmp/$name"
+  elif [ -f "$entry" ]; then
+    touch "/host/tmp/$name" && mount -o bind "$entry" "/host/tmp/$name"
+  fi
+done
 ip link set lo up || die "bringing up the loopback interface failed"
 [ -r "/host$run/run.sh" ] || die "no $run/run.sh in the host's file system"
 

@@ -33,7 +33,7 @@ if [[ -s $cache/vmlinuz && -s $cache/initramfs.cpio && $(cat "$cache/stamp" 2>/d
   exit 0
 fi
 
-log "preparing the lab in $cache (once; later runs reuse it)"
+log "preparing the lab in $cache (kept for later runs)"
 kernel_deb=$(deb_fetch "$cache/debs" "$image_pkg") || fail "apt-get download $image_pkg failed"
 busybox_deb=$(deb_fetch "$cache/debs" busybox-static) || fail "apt-get download busybox-static failed"
 
