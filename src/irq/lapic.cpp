@@ -2,6 +2,7 @@
 // Register access is in lapic_mmio.cpp.
 #include "irq/lapic.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace amalgam::irq {
@@ -31,6 +32,7 @@ void Lapic::reset_registers() {
   dfr_ = 0xFFFF'FFFF;
   svr_ = 0xFF;
   lvt_.fill(reg::kLvtMasked);
+  timer_backlog_ = 0;
   irr_.clear_all();
   isr_.clear_all();
   tmr_.clear_all();
@@ -191,7 +193,23 @@ bool Lapic::has_wake_event() const {
 }
 
 void Lapic::advance_time(uint64_t now_ns, uint64_t now_tsc) {
-  if (timer_.advance(now_ns, now_tsc)) fire_lvt(Lvt::Timer);
+  uint64_t expiries = timer_.advance(now_ns, now_tsc);
+  uint32_t lvt = lvt_ref(Lvt::Timer);
+  if (timer_.mode() != TimerMode::Periodic) {
+    if (expiries) fire_lvt(Lvt::Timer);
+    return;
+  }
+  if (is_masked(lvt)) {  // (software disable masks it too)
+    timer_backlog_ = 0;  // masked ticks are not delivered later
+    return;
+  }
+  if (expiries == 0 && timer_backlog_ == 0) return;
+  uint64_t most = std::max<uint64_t>(kMaxTimerCatchUpNs / timer_.period_ns(), 1);
+  timer_backlog_ = std::min(timer_backlog_ + expiries, most);
+  // One tick per IRR bit: the next waits until this one is taken.
+  if (irr_.test(static_cast<uint8_t>(lvt & kVectorMask))) return;
+  fire_lvt(Lvt::Timer);
+  --timer_backlog_;
 }
 
 bool Lapic::matches_physical(uint32_t destination) const {

@@ -22,6 +22,14 @@
 // - While the APIC is globally disabled (IA32_APIC_BASE bit 11 clear) it
 //   accepts nothing, reads 0 and ignores writes; clearing the bit returns
 //   the registers to their power-up state (SDM 11.4.3 allows this).
+// - A periodic timer whose vCPU did not run for several periods does not
+//   merge the ticks it missed into one, as one IRR bit would (and KVM's own
+//   LAPIC does): it delivers them one after another, each once the one
+//   before has left IRR, like QEMU's lost-tick policy "delay" for the PIT
+//   and RTC. A guest that counts ticks then keeps time while its vCPU waits
+//   for the host (a busy host, a page from another node). At most
+//   kMaxTimerCatchUpNs of ticks wait; writing the initial count or the LVT
+//   timer entry, masking it or disabling the APIC drops them.
 // - LINT0/1 take the line as asserted/not asserted; the polarity bit is kept
 //   for the guest to read but not applied, as the device that drives the
 //   line reports assertion.
@@ -41,6 +49,11 @@ namespace amalgam::irq {
 // The local vector table, in register order (0x320 + 0x10 * index).
 enum class Lvt : uint8_t { Timer, Thermal, Perf, Lint0, Lint1, Error };
 inline constexpr unsigned kLvtCount = 6;
+
+// The most missed periodic ticks a LAPIC keeps for late delivery, in time:
+// a vCPU stopped longer (a node stopped by SIGSTOP) loses the rest rather
+// than take a storm of interrupts when it comes back.
+inline constexpr uint64_t kMaxTimerCatchUpNs = 1'000'000'000;
 
 class Lapic {
  public:
@@ -87,7 +100,8 @@ class Lapic {
   bool has_wake_event() const;
 
   // Timer (SDM 11.5.4): advance to now, setting the LVT timer vector in IRR
-  // when due; next_timer_deadline_ns() says when to call it next, if armed.
+  // when due (or a missed periodic tick, once that vector has left IRR);
+  // next_timer_deadline_ns() says when to call it next, if armed.
   void advance_time(uint64_t now_ns, uint64_t now_tsc);
   std::optional<uint64_t> next_timer_deadline_ns() const { return timer_.next_deadline_ns(); }
 
@@ -111,6 +125,8 @@ class Lapic {
   uint8_t tpr() const { return static_cast<uint8_t>(tpr_); }
   uint8_t ppr() const;
   uint32_t lvt(Lvt which) const { return lvt_[static_cast<unsigned>(which)]; }
+  // Periodic ticks missed and not delivered yet.
+  uint64_t timer_backlog() const { return timer_backlog_; }
   // Lowest-priority focus (SDM 11.6.2.4): focus checking is on and the
   // vector is already pending or in service here.
   bool is_focus_for(uint8_t vector) const;
@@ -140,6 +156,7 @@ class Lapic {
   uint32_t icr_low_ = 0;
   uint32_t icr_high_ = 0;
   std::array<uint32_t, kLvtCount> lvt_{};
+  uint64_t timer_backlog_ = 0;  // missed periodic ticks still to deliver
   VectorSet irr_, isr_, tmr_, level_eois_;
   std::array<bool, 2> lint_asserted_{};
   bool nmi_ = false;

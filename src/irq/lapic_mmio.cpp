@@ -85,7 +85,10 @@ std::optional<InterruptMessage> Lapic::write(uint32_t offset, uint32_t value, ui
       break;
     case reg::kIcrHigh: icr_high_ = value & 0xFF00'0000; break;
     case reg::kIcrLow: return write_icr(value);
-    case reg::kTimerInitialCount: timer_.set_initial_count(value, now_ns); break;
+    case reg::kTimerInitialCount:
+      timer_.set_initial_count(value, now_ns);
+      timer_backlog_ = 0;
+      break;
     case reg::kTimerDivideConfig: timer_.set_divide_config(value, now_ns); break;
     case reg::kVersion:
     case reg::kApr:
@@ -119,6 +122,7 @@ void Lapic::write_lvt(unsigned index, uint32_t value) {
       next = (next & ~(3u << reg::kLvtTimerModeShift)) | (mode << reg::kLvtTimerModeShift);
     }
     timer_.set_mode(static_cast<TimerMode>(mode));
+    timer_backlog_ = 0;
   }
   // Remote IRR is only for level-triggered fixed LINT entries.
   if ((next & kLevelTriggered) == 0) next &= ~reg::kLvtRemoteIrr;

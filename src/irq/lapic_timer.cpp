@@ -94,20 +94,21 @@ void LapicTimer::set_tsc_deadline(uint64_t deadline_tsc, uint64_t now_ns, uint64
                      : saturating_add(now_ns, mul_div_ceil(deadline_tsc - now_tsc, kNsPerSecond, tsc_hz_));
 }
 
-bool LapicTimer::advance(uint64_t now_ns, uint64_t now_tsc) {
+uint64_t LapicTimer::advance(uint64_t now_ns, uint64_t now_tsc) {
   if (mode_ == TimerMode::TscDeadline) {
-    if (deadline_tsc_ == 0 || (now_tsc < deadline_tsc_ && now_ns < deadline_ns_)) return false;
+    if (deadline_tsc_ == 0 || (now_tsc < deadline_tsc_ && now_ns < deadline_ns_)) return 0;
     deadline_tsc_ = 0;  // fires once and disarms (SDM 11.5.4.1)
-    return true;
+    return 1;
   }
-  if (!counting_ || now_ns < next_expiry_ns_) return false;
-  if (mode_ == TimerMode::Periodic) {
-    uint64_t reload = reload_ns();
-    next_expiry_ns_ += reload * ((now_ns - next_expiry_ns_) / reload + 1);
-  } else {
+  if (!counting_ || now_ns < next_expiry_ns_) return 0;
+  if (mode_ != TimerMode::Periodic) {
     counting_ = false;
+    return 1;
   }
-  return true;
+  uint64_t reload = reload_ns();
+  uint64_t expiries = (now_ns - next_expiry_ns_) / reload + 1;
+  next_expiry_ns_ += reload * expiries;
+  return expiries;
 }
 
 std::optional<uint64_t> LapicTimer::next_deadline_ns() const {

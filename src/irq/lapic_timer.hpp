@@ -44,9 +44,12 @@ class LapicTimer {
   uint64_t tsc_deadline() const;
   void set_tsc_deadline(uint64_t deadline_tsc, uint64_t now_ns, uint64_t now_tsc);
 
-  // Moves to now; returns whether the timer expired since the last call
-  // (several missed periods count as one, like one IRR bit).
-  bool advance(uint64_t now_ns, uint64_t now_tsc);
+  // Moves to now; returns how many times the timer expired since the last
+  // call: every period passed in periodic mode, else 0 or 1. The Lapic
+  // decides what the missed periods become (Lapic::advance_time).
+  uint64_t advance(uint64_t now_ns, uint64_t now_tsc);
+  // The time between two periodic expiries (at least kMinPeriodicTimerNs).
+  uint64_t period_ns() const { return reload_ns(); }
   std::optional<uint64_t> next_deadline_ns() const;
 
   void reset();

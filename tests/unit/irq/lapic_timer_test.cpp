@@ -97,13 +97,57 @@ TEST(LapicTimer, PeriodicReloadsAndFiresEachPeriod) {
   EXPECT_EQ(fired, 10);
 }
 
-TEST(LapicTimer, PeriodicMissedPeriodsCoalesce) {
+TEST(LapicTimer, PeriodicMissedTicksComeOneAfterAnother) {
   Lapic l = started_timer(kPeriodic | kVector, kDivideBy1, 1'000'000);
-  EXPECT_TRUE(fired_at(l, 3'500'000));  // three periods late: one interrupt
+  l.advance_time(3'500'000, 0);  // three periods late
+  EXPECT_EQ(l.timer_backlog(), 2u);
   EXPECT_EQ(l.next_timer_deadline_ns(), 4'000'000u);
   // Counting went on through the missed periods.
   EXPECT_EQ(l.read(reg::kTimerCurrentCount, 3'500'000), 500'000u);
-  EXPECT_EQ(l.read(reg::kTimerCurrentCount, 4'250'000), 750'000u);  // not advanced yet
+  // One IRR bit holds one tick: the next waits until it is taken.
+  l.advance_time(3'500'100, 0);
+  EXPECT_EQ(l.timer_backlog(), 2u);
+  EXPECT_EQ(take(l), kVector);
+  eoi(l);
+  EXPECT_TRUE(fired_at(l, 3'500'200));
+  EXPECT_TRUE(fired_at(l, 3'500'300));
+  EXPECT_EQ(l.timer_backlog(), 0u);
+  EXPECT_FALSE(fired_at(l, 3'999'999));
+  EXPECT_TRUE(fired_at(l, 4'000'000));
+}
+
+TEST(LapicTimer, PeriodicBacklogIsBounded) {
+  const uint64_t period = 1'000'000;
+  Lapic l = started_timer(kPeriodic | kVector, kDivideBy1, period);
+  l.advance_time(60 * kMaxTimerCatchUpNs, 0);
+  EXPECT_EQ(l.timer_backlog(), kMaxTimerCatchUpNs / period - 1);  // one is in IRR
+}
+
+TEST(LapicTimer, PeriodicBacklogIsDroppedByMaskOrNewCount) {
+  Lapic l = started_timer(kPeriodic | kVector, kDivideBy1, 1'000'000);
+  l.advance_time(5'000'000, 0);
+  EXPECT_EQ(l.timer_backlog(), 4u);
+  l.write(reg::kTimerInitialCount, 1'000'000, 5'000'000);
+  EXPECT_EQ(l.timer_backlog(), 0u);
+  take(l);
+  eoi(l);
+  l.advance_time(9'000'000, 0);
+  EXPECT_EQ(l.timer_backlog(), 3u);
+  l.write(reg::kLvtTimer, reg::kLvtMasked | kPeriodic | kVector, 9'000'000);
+  EXPECT_EQ(l.timer_backlog(), 0u);
+  take(l);
+  eoi(l);
+  l.write(reg::kLvtTimer, kPeriodic | kVector, 9'000'000);
+  EXPECT_FALSE(fired_at(l, 9'500'000));
+}
+
+TEST(LapicTimer, OneShotExpiryInIrrIsNotRepeated) {
+  Lapic l = started_timer(kVector, kDivideBy1, 1000);
+  l.advance_time(5000, 0);
+  l.write(reg::kTimerInitialCount, 1000, 5000);
+  l.advance_time(7000, 0);  // the first is still in IRR: one interrupt
+  EXPECT_TRUE(fired_at(l, 7000));
+  EXPECT_FALSE(fired_at(l, 8000));
 }
 
 TEST(LapicTimer, PeriodicReloadIsRateLimited) {
@@ -189,7 +233,7 @@ TEST(LapicTimer, TscDeadlineFarAwayDoesNotWrapAround) {
   slow.set_mode(TimerMode::TscDeadline);
   slow.set_tsc_deadline(UINT64_MAX, 1000, 5000);
   EXPECT_EQ(slow.next_deadline_ns(), UINT64_MAX);
-  EXPECT_FALSE(slow.advance(1'000'000'000, 1'000'005'000));
+  EXPECT_EQ(slow.advance(1'000'000'000, 1'000'005'000), 0u);
 }
 
 TEST(LapicTimer, TscDeadlineZeroDisarms) {
