@@ -24,6 +24,7 @@
 #include "boot/bzimage.hpp"
 #include "boot/numa.hpp"
 #include "common/error.hpp"
+#include "common/stop_signals.hpp"
 #include "kvm/system.hpp"
 #include "machine/machine.hpp"
 #include "machine/numa_placement.hpp"
@@ -118,6 +119,11 @@ amalgam::machine::MachineConfig build_config(const RunOptions& o) {
 }
 
 int run_machine(const RunOptions& o) {
+  // A stop signal that comes while the machine is built (a large guest
+  // takes seconds) must neither kill amalgam without its line nor, when a
+  // shell started amalgam in the background with SIGINT ignored, be lost:
+  // blocked, it stays pending, even while ignored, for Machine::run.
+  amalgam::block_stop_signals();
   amalgam::machine::Machine machine(build_config(o));
   auto result = machine.run();
   if (o.stats) fmt::print(stderr, "{}", machine.stats_report());
@@ -245,6 +251,7 @@ int main(int argc, char** argv) {
       return amalgam::cli::run_node(build_config(o), o.addresses, options, o.stats, o.report_fd);
     }
     if (o.nodes > 1) {
+      amalgam::block_stop_signals();  // as in run_machine, for the Supervisor
       build_config(o);  // bad input is reported once, here, not by every node
       amalgam::kvm::System{};  // so is a host without KVM
       return amalgam::cli::launch_nodes(argc, argv, o.nodes, o.transport);

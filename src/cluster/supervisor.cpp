@@ -14,28 +14,19 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "common/stop_signals.hpp"
 
 namespace amalgam::cluster {
 
 namespace {
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-
-sigset_t stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  return set;
-}
 }  // namespace
 
 Supervisor::Supervisor(std::vector<std::vector<std::string>> node_commands, std::chrono::milliseconds grace)
     : nodes_(node_commands.size()), grace_(grace) {
   // Block the stop signals before any child exists: they are read from a
   // signalfd in wait(), and children unblock them for themselves after fork.
-  sigset_t set = stop_signals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  block_stop_signals();
   for (size_t i = 0; i < node_commands.size(); ++i) spawn(i, node_commands[i]);
 }
 
@@ -61,7 +52,7 @@ void Supervisor::spawn(size_t index, const std::vector<std::string>& argv) {
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);  // the launcher died before prctl
-    sigset_t set = stop_signals();
+    sigset_t set = stop_signal_set();
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     ::dup2(write_end.get(), kReportFd);  // dup2 clears close-on-exec on the copy
     ::execv(args[0], args.data());
@@ -112,7 +103,7 @@ std::string Supervisor::describe(int wait_status) {
 }
 
 SupervisorResult Supervisor::wait() {
-  sigset_t set = stop_signals();
+  sigset_t set = stop_signal_set();
   UniqueFd signals(static_cast<int>(check_syscall(::signalfd(-1, &set, SFD_CLOEXEC), "signalfd")));
   SupervisorResult result;
   bool decided = false;  // result fixed; now only waiting for the rest to end

@@ -17,6 +17,7 @@
 #include "boot/numa.hpp"
 #include "boot/start_info.hpp"
 #include "common/error.hpp"
+#include "common/stop_signals.hpp"
 #include "devices/acpi_power.hpp"
 #include "devices/debug_exit.hpp"
 #include "devices/pm_timer.hpp"
@@ -151,14 +152,10 @@ void Machine::create_vcpus() {
 
 MachineResult Machine::run() {
   vcpu::install_kick_handler();
-  // SIGINT and SIGTERM are read from a signalfd here; every thread inherits
+  // The stop signals are read from a signalfd here; every thread inherits
   // the blocked mask, so none of them is interrupted by those signals.
-  sigset_t stop_signals, old_mask;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+  sigset_t old_mask = block_stop_signals();
+  sigset_t stop_signals = stop_signal_set();
   sigset_t kick_only;
   sigemptyset(&kick_only);
   sigaddset(&kick_only, vcpu::kKickSignal);

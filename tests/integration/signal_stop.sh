@@ -1,23 +1,44 @@
 #!/usr/bin/env bash
 # signal_stop.sh AMALGAM KERNEL SIGNAL [RUN ARGS...]: a running machine that
 # gets SIGNAL must stop within 5 s with status 128+N and one line naming the
-# signal, and leave no process behind (node processes included).
+# signal, and leave no process behind (node processes included). On a slow
+# host (AMALGAM_TIME_SCALE, set by the lab) the limits stretch by that factor.
 set -uo pipefail
 amalgam=$1 kernel=$2 sig=$3
 shift 3
+scale=${AMALGAM_TIME_SCALE:-1}
+nodes=1
+args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; ++i)); do
+  [[ ${args[i]} == --nodes ]] && nodes=${args[i + 1]}
+done
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
 "$amalgam" run --kernel "$kernel" --vcpus 2 "$@" </dev/null 2>"$err" &
 pid=$!
-sleep 0.5
-children=$(pgrep -P "$pid")
+# With several nodes, every node process must be there before the signal,
+# so that the check below knows them all.
+children=
+if ((nodes > 1)); then
+  deadline=$((SECONDS + 10 * scale))
+  while (($(pgrep -c -P "$pid") < nodes)); do
+    if ((SECONDS >= deadline)) || ! kill -0 "$pid" 2>/dev/null; then
+      echo "signal_stop: $nodes node processes did not start" >&2
+      kill -KILL "$pid" 2>/dev/null
+      exit 1
+    fi
+    sleep 0.05
+  done
+  children=$(pgrep -P "$pid")
+fi
 sleep 1
 start=$(date +%s%N)
 kill -"$sig" "$pid"
-deadline=$((SECONDS + 5))
+limit=$((5 * scale))
+deadline=$((SECONDS + limit))
 while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
 if kill -0 "$pid" 2>/dev/null; then
-  echo "signal_stop: still running 5 s after SIG$sig" >&2
+  echo "signal_stop: still running $limit s after SIG$sig" >&2
   kill -KILL "$pid"
   exit 1
 fi
