@@ -17,6 +17,8 @@ source "$here/../lib/debian.sh"
 
 cache=${1:-${AMALGAM_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/amalgam/lab}}
 fail() { echo "lab: $*" >&2; exit 2; }
+# Anything else that fails: one line naming it, not a silent exit.
+trap 'echo "lab: preparing the lab in ${cache:-its cache} failed: $BASH_COMMAND (line $LINENO of $0)" >&2; exit 2' ERR
 log() { echo "lab: $*" >&2; }
 mkdir -p "$cache/debs" || fail "cannot create the lab cache $cache"
 cache=$(cd "$cache" && pwd)

@@ -40,5 +40,5 @@ deb_fetch() {
 # kernel_image_package: the versioned image package linux-image-amd64
 # depends on (linux-image-6.1.0-NN-amd64).
 kernel_image_package() {
-  apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}'
+  { apt-cache depends linux-image-amd64 2>/dev/null || true; } | awk '/Depends: linux-image-/ {print $2; exit}'
 }
