@@ -16,6 +16,13 @@ source scripts/lib/host-kvm.sh
 scripts/install-deps.sh
 jobs=$(nproc)
 say() { echo "test.sh: $*"; }
+# step NAME COMMAND...: runs it and says how long it took.
+step() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  say "$name: $((SECONDS - start)) s"
+}
 
 # The lab has no network: what the Linux tests boot is prepared out here.
 scripts/guest-kit.sh >/dev/null
@@ -31,22 +38,25 @@ fi
 lab() { scripts/lab.sh -- "$@"; }
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j "$jobs"
-ctest --test-dir build --output-on-failure -j "$jobs" -LE "$here_excluded"
-lab ctest --test-dir build --output-on-failure -j "$jobs" -L "$lab_labels" -LE lab-known
+step "build" cmake --build build -j "$jobs"
+step "tests here" ctest --test-dir build --output-on-failure -j "$jobs" -LE "$here_excluded"
+step "tests in the lab" lab ctest --test-dir build --output-on-failure -j "$jobs" -L "$lab_labels" -LE lab-known
 
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAMALGAM_SANITIZE=ON
-cmake --build build-asan -j "$jobs"
+step "ASan build" cmake --build build-asan -j "$jobs"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan-suppressions.txt"
 if host_has_kvm; then
-  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L "unit|simulation|sanitized"
+  step "ASan tests here" ctest --test-dir build-asan --output-on-failure -j "$jobs" -L "unit|simulation|sanitized"
 else
-  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L "unit|simulation|sanitized" -LE integration
-  lab ctest --test-dir build-asan --output-on-failure -j "$jobs" -L integration -L sanitized -LE lab-known
+  step "ASan tests here" ctest --test-dir build-asan --output-on-failure -j "$jobs" -L "unit|simulation|sanitized" \
+    -LE integration
+  step "ASan tests in the lab" lab ctest --test-dir build-asan --output-on-failure -j "$jobs" -L integration \
+    -L sanitized -LE lab-known
 fi
 unset LSAN_OPTIONS
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DAMALGAM_FUZZ=ON \
   -DAMALGAM_FUZZ_SECONDS="${AMALGAM_FUZZ_SECONDS:-60}"
-cmake --build build-fuzz -j "$jobs"
-ctest --test-dir build-fuzz --output-on-failure
+step "fuzz build" cmake --build build-fuzz -j "$jobs"
+step "fuzzing" ctest --test-dir build-fuzz --output-on-failure
+say "all passed in $SECONDS s"
