@@ -25,7 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kStartTimeout{30'000};
-constexpr uint64_t kBuildId = 0x414D'4C47'0001;  // every node runs the same protocol version
 
 class ClusterNode : public machine::NodeServices {
  public:
@@ -37,8 +36,8 @@ class ClusterNode : public machine::NodeServices {
   void set_machine(machine::Machine* machine);
   void shutdown();
   // Stops the DSM engine from this thread, which releases guest memory:
-  // before the machine unmaps it. (machine_stopping() may have come on the
-  // engine's own fault thread, where stop() only asks.) Reports, never throws.
+  // before the machine unmaps it, also when the machine never ran or threw
+  // (docs/teardown.md). Reports, never throws.
   void release_memory() noexcept;
   // Node 0 knows how the machine ended: it stopped us.
   bool node_zero_knows() const { return stopped_by_node_zero_; }
@@ -118,7 +117,7 @@ ClusterNode::ClusterNode(const machine::MachineConfig& config, const NodeOptions
   t.nodes = nodes_;
   t.kind = options.transport == "tcp" ? net::UcxTransport::Kind::Tcp : net::UcxTransport::Kind::SharedMemory;
   t.addresses = options.addresses;
-  t.build_id = kBuildId;
+  t.build_id = kProtocolBuildId;
   t.busy_poll = options.busy_poll;
   transport_ = std::make_unique<net::UcxTransport>(t);
   fault_spin_ = options.fault_spin;
@@ -224,7 +223,8 @@ void ClusterNode::machine_stopping() {
   io_cv_.notify_all();
   start_cv_.notify_all();
   // A vCPU blocked on a page of a node that has gone would never wake: from
-  // here on memory is plain local memory (the engine's stop, DESIGN 2).
+  // here on memory is plain local memory (the engine's stop,
+  // docs/teardown.md).
   stop_engine();
 }
 
@@ -391,14 +391,16 @@ void ClusterNode::io_server_loop() {
       auto [from, r] = io_queue_.front();
       io_queue_.pop_front();
       lock.unlock();
-      uint64_t value = 0;
-      if (auto* machine = machine_.load())
-        value = machine->serve_io({r.vcpu, r.space == net::IoRequest::Mmio, r.is_write, r.address, r.size, r.data});
-      ios_served_++;
+      // A device's work can fail too (an interrupt it raises for a node that
+      // has gone): the machine stops with the reason, this thread goes on.
       try {
+        uint64_t value = 0;
+        if (auto* machine = machine_.load())
+          value = machine->serve_io({r.vcpu, r.space == net::IoRequest::Mmio, r.is_write, r.address, r.size, r.data});
+        ios_served_++;
         send(from, net::IoReply{r.id, value});
       } catch (const std::exception& e) {
-        fail(e.what());
+        fail(fmt::format("serving node {}'s I/O: {}", from, e.what()));
       }
       lock.lock();
     }

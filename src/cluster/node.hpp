@@ -20,6 +20,9 @@
 
 namespace amalgam::cluster {
 
+// Every node of a machine must give the same in its Hello: the version of
+// what nodes say to each other.
+inline constexpr uint64_t kProtocolBuildId = 0x414D'4C47'0001;
 inline constexpr std::chrono::milliseconds kHeartbeatInterval{250};
 inline constexpr std::chrono::milliseconds kPeerTimeout{2500};
 inline constexpr std::chrono::milliseconds kIoTimeout{4000};

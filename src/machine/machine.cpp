@@ -159,7 +159,8 @@ MachineResult Machine::run() {
   sigset_t kick_only;
   sigemptyset(&kick_only);
   sigaddset(&kick_only, vcpu::kKickSignal);
-  pthread_sigmask(SIG_BLOCK, &kick_only, nullptr);  // vCPU threads unblock it for themselves
+  if (int err = pthread_sigmask(SIG_BLOCK, &kick_only, nullptr); err != 0)  // vCPU threads unblock it
+    throw SystemError("pthread_sigmask", err);
   UniqueFd signals(static_cast<int>(check_syscall(::signalfd(-1, &stop_signals, SFD_CLOEXEC), "signalfd")));
 
   std::vector<std::thread> threads;
@@ -203,6 +204,7 @@ MachineResult Machine::run() {
       stop(128 + static_cast<int>(info.ssi_signo), "");
     }
   }
+  tear_down();
   for (auto& t : threads) t.join();
   if (input.joinable()) input.join();
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
@@ -231,21 +233,40 @@ void Machine::stop(int status, const std::string& failure, bool announce) {
       result_.status = status;
       result_.failure = failure;
     }
+    announce_ = announce;
     stopping_.store(true, std::memory_order_release);
   }
-  if (services_) {
-    if (announce) {
-      try {
-        services_->announce_stop(result_.status, result_.failure);
-      } catch (const std::exception&) {
-        // The others learn it from the launcher when this node exits.
-      }
-    }
-    services_->machine_stopping();
-  }
+  // Only the stop is posted here: whichever thread found the reason (a
+  // vCPU, the receive thread inside the DSM's lock, the DSM's fault thread)
+  // returns, and run() tears down, on its own thread (docs/teardown.md).
   for (auto& v : vcpus_) v->kick();
   uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(stop_event_.get(), &one, sizeof one);
+  if (::write(stop_event_.get(), &one, sizeof one) != sizeof one)
+    fmt::print(stderr, "amalgam: node {}: write to the stop eventfd: {}\n", config_.node_id, std::strerror(errno));
+}
+
+// The teardown, in order, on run()'s thread: tell the other nodes (a local
+// failure only), release memory from the DSM so that no vCPU waits on a page
+// of a node that has gone, then the threads end.
+void Machine::tear_down() {
+  if (!services_) return;
+  bool announce;
+  int status;
+  std::string failure;
+  {
+    std::lock_guard lock(result_mu_);
+    announce = announce_;
+    status = result_.status;
+    failure = result_.failure;
+  }
+  if (announce) {
+    try {
+      services_->announce_stop(status, failure);
+    } catch (const std::exception&) {
+      // The others learn it from the launcher when this node exits.
+    }
+  }
+  services_->machine_stopping();
 }
 
 void Machine::fail(const std::string& reason) { stop(kStatusMachineFailure, reason); }
@@ -263,7 +284,12 @@ void Machine::stdin_loop() {
       uint8_t buf[256];
       ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
       if (n <= 0) return;  // end of input: the guest keeps running without it
-      uart_->receive(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+      try {
+        uart_->receive(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+      } catch (const std::exception& e) {  // (the UART may raise an interrupt for another node)
+        fail(fmt::format("console input: {}", e.what()));
+        return;
+      }
     }
   }
 }

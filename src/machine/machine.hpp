@@ -54,7 +54,11 @@ class Machine : public vcpu::VcpuHost {
   void load_guest();
   void create_devices();
   void create_vcpus();
+  // Records why the machine stops (the first reason wins) and wakes run(),
+  // which alone tears down (tear_down()); safe from any thread, with any
+  // lock held, and returns at once.
   void stop(int status, const std::string& failure, bool announce = true);
+  void tear_down();
   bool is_device_node() const { return config_.node_id == 0; }
   uint64_t forward(const IoAccess& access);
   uint64_t perform(const IoAccess& access);
@@ -78,6 +82,7 @@ class Machine : public vcpu::VcpuHost {
   std::atomic<bool> stopping_{false};
   std::mutex result_mu_;
   MachineResult result_;
+  bool announce_ = false;  // under result_mu_: the stop is this node's to announce
   UniqueFd stop_event_;  // eventfd: written once when the machine stops
 };
 

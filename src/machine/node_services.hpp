@@ -36,7 +36,8 @@ class NodeServices {
   virtual void announce_stop(int status, const std::string& reason) = 0;
   // The machine is stopping (for whatever reason): memory may stop being
   // coherent now, so that no vCPU waits forever on a page of a node that is
-  // gone. Called once, from whichever thread stops the machine.
+  // gone. Called once, from the thread that runs the machine, which tears
+  // it down (docs/teardown.md).
   virtual void machine_stopping() = 0;
   // Before the vCPUs start: every node has its part of the machine ready.
   // Returns false when the machine stopped while waiting.
