@@ -154,7 +154,11 @@ void VcpuRunner::run() {
   } catch (const std::exception& e) {
     fail(e.what());
   }
-  arm_timer(std::nullopt);
+  try {
+    arm_timer(std::nullopt);
+  } catch (const std::exception&) {
+    // The timer is deleted with this runner anyway.
+  }
   {
     std::lock_guard lock(mu_);
     thread_.reset();
@@ -240,7 +244,7 @@ void VcpuRunner::arm_timer(std::optional<uint64_t> deadline_ns) {
     spec.it_value.tv_sec = static_cast<time_t>(at / 1'000'000'000ull);
     spec.it_value.tv_nsec = static_cast<long>(at % 1'000'000'000ull);
   }
-  timer_settime(timer_, TIMER_ABSTIME, &spec, nullptr);
+  if (timer_settime(timer_, TIMER_ABSTIME, &spec, nullptr) != 0) throw SystemError("timer_settime", errno);
   armed_deadline_ = deadline_ns;
 }
 
@@ -331,7 +335,12 @@ void VcpuRunner::handle_lapic_access(uint64_t offset, std::span<uint8_t> data, b
       std::lock_guard lock(mu_);
       value = lapic_.read(reg, monotonic_ns());
     }
-    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>((uint64_t{value} >> (shift + 8 * i)) & 0xFF);
+    // Bytes past the 32-bit register (an 8-byte read, or one at offset 1 to
+    // 3 that runs over) read 0.
+    for (size_t i = 0; i < data.size(); ++i) {
+      uint32_t bit = shift + 8 * static_cast<uint32_t>(i);
+      data[i] = bit < 32 ? static_cast<uint8_t>(value >> bit) : 0;
+    }
     return;
   }
   uint32_t value = 0;
