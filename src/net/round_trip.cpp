@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "common/copy_bytes.hpp"
@@ -55,6 +56,11 @@ RoundTripStats measure_round_trip(Transport& transport, NodeId peer, size_t byte
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
     if (round >= kWarmupRounds) samples.push_back(static_cast<uint64_t>(ns));
   }
+  return summarize_round_trips(std::move(samples));
+}
+
+RoundTripStats summarize_round_trips(std::vector<uint64_t> samples) {
+  if (samples.empty()) throw std::invalid_argument("round-trip figures of no samples");
   std::sort(samples.begin(), samples.end());
   RoundTripStats s;
   s.iterations = samples.size();

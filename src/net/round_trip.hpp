@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "net/transport.hpp"
 
@@ -19,6 +20,9 @@ struct RoundTripStats {
   uint64_t min_ns = 0;
   uint64_t max_ns = 0;
 };
+
+// The figures of a set of round-trip times (at least one), in any order.
+RoundTripStats summarize_round_trips(std::vector<uint64_t> samples_ns);
 
 // Sends `bytes`-byte pings (8 to kMaxFrame) to `peer` one at a time and waits
 // for each to come back; a few warm-up rounds are not counted. The peer must

@@ -34,6 +34,12 @@ class AwaitingPair {
       memory_[n] = Mapping::anonymous(kPages * kPageSize);
       DsmEngine::AwaitFunction await;
       if (n == 0) await = [this](const std::function<bool()>& answered) { await_on_node0(answered); };
+      // Node 1's only counts: its bus thread delivers its messages anyway.
+      if (n == 1)
+        await = [this](const std::function<bool()>&) {
+          std::lock_guard lock(mutex_);
+          ++record_.node1_awaits;
+        };
       engine_[n] = std::make_unique<DsmEngine>(
           std::vector<memory::HostSlot>{{0, kPages * kPageSize, memory_[n].data()}}, NodeProtocol(n, 2, home),
           [this](NodeId to, const Message& m) { send(to, m); },
@@ -72,6 +78,7 @@ class AwaitingPair {
 
   struct Record {
     int awaits = 0;                 // calls of node 0's await function
+    int node1_awaits = 0;           // calls of node 1's
     int answered = 0;  // of them, those that saw answered() turn true
     int taken = 0;     // messages it delivered
     bool sent_from_awaiting_thread = true;  // node 0's Done went out on the thread that awaited
@@ -168,9 +175,16 @@ TEST(DsmEngineAwait, AFaultResolvedHereIsNotAwaited) {
     EXPECT_EQ(load(pair.page(1, 1)), 0u);
   }).join();
   pair.engine(1).sync();
+  EXPECT_TRUE(pair.record().errors.empty());
+  EXPECT_EQ(pair.record().node1_awaits, 0);
+  // Against that: a page node 0 holds Exclusive, which node 1 must fetch.
+  std::thread([&] { store(pair.page(0, 4), 9); }).join();
+  std::thread reader([&] { EXPECT_EQ(load(pair.page(1, 4)), 9u); });
+  EXPECT_TRUE(pair.deliver_to_node0());  // the Forward: node 0 sends its Data
+  reader.join();
   auto r = pair.record();
   EXPECT_TRUE(r.errors.empty());
-  EXPECT_EQ(r.awaits, 0);
+  EXPECT_EQ(r.node1_awaits, 1);
 }
 
 TEST(DsmEngineAwait, AnAnswerAfterTheAwaitGaveUpIsTakenAsBefore) {

@@ -23,13 +23,21 @@ inline void expect_wakeup_then_close_end_poll(Transport& node) {
       f();
     });
   };
+  // Each poll must have waited for the other thread (20 ms at least), and
+  // not for its own 10 s.
   auto begin = std::chrono::steady_clock::now();
   std::thread waker = in_thread_after_20ms([&] { node.wakeup(); });
   EXPECT_TRUE(node.poll(10s, no_frames));
-  EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
+  auto woken = std::chrono::steady_clock::now();
+  EXPECT_GE(woken - begin, 20ms);
+  EXPECT_LT(woken - begin, 5s);
   waker.join();
+  begin = std::chrono::steady_clock::now();
   std::thread closer = in_thread_after_20ms([&] { node.close(); });
   EXPECT_FALSE(node.poll(10s, no_frames));
+  auto closed = std::chrono::steady_clock::now();
+  EXPECT_GE(closed - begin, 20ms);
+  EXPECT_LT(closed - begin, 5s);
   closer.join();
   EXPECT_THROW(node.send(1, encode(Ready{}, node.self())), TransportError);
 }
