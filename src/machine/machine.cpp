@@ -326,19 +326,19 @@ void Machine::mmio_write(uint64_t gpa, std::span<const uint8_t> data) {
 uint64_t Machine::serve_io(const IoAccess& access) {
   uint8_t bytes[8] = {};
   std::span<uint8_t> data(bytes, std::min<size_t>(access.size, 8));
+  const devices::Bus& bus = access.mmio ? mmio_ : ports_;
+  uint64_t address = access.mmio ? access.address : static_cast<uint16_t>(access.address);
+  bool decoded;
   if (access.is_write) {
     devices::store_le(data, access.data);
-    if (access.mmio)
-      mmio_.write(access.address, data);
-    else
-      ports_.write(static_cast<uint16_t>(access.address), data);
-    return 0;
+    decoded = bus.write(address, data);
+  } else {
+    decoded = bus.read(address, data);
   }
-  if (access.mmio)
-    mmio_.read(access.address, data);
-  else
-    ports_.read(static_cast<uint16_t>(access.address), data);
-  return devices::load_le(data);
+  // Nothing there: all ones or dropped, as on a PC (guests probe), but counted
+  // for --stats.
+  if (!decoded) (access.mmio ? unclaimed_mmio_ : unclaimed_ports_)++;
+  return access.is_write ? 0 : devices::load_le(data);
 }
 
 void Machine::send_interrupt(const irq::InterruptMessage& message, uint32_t source_vcpu) {
@@ -371,6 +371,9 @@ std::string Machine::stats_report() const {
                        s.exits.load(), s.io_exits.load(), s.mmio_exits.load(), s.lapic_accesses.load(),
                        s.halts.load(), s.interrupts_injected.load(), s.ipis_sent.load());
   }
+  if (is_device_node())
+    out += fmt::format("node {} devices: unclaimed_port_accesses={} unclaimed_mmio_accesses={}\n", config_.node_id,
+                       unclaimed_ports_.load(), unclaimed_mmio_.load());
   if (services_) out += fmt::format("node {}: {}\n", config_.node_id, services_->stats_line());
   return out;
 }

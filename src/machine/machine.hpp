@@ -78,6 +78,7 @@ class Machine : public vcpu::VcpuHost {
   std::shared_ptr<IoapicDevice> ioapic_;
   std::vector<std::unique_ptr<vcpu::VcpuRunner>> vcpus_;
   InterruptRouter router_;
+  std::atomic<uint64_t> unclaimed_ports_{0}, unclaimed_mmio_{0};  // accesses no device decodes
 
   std::atomic<bool> stopping_{false};
   std::mutex result_mu_;
