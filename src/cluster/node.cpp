@@ -244,7 +244,12 @@ void ClusterNode::stop_engine() {
     std::lock_guard lock(dsm_mu_);
     engine = engine_.get();
   }
-  if (engine) engine->stop();
+  if (!engine) return;
+  try {
+    engine->stop();
+  } catch (const StuckThreadError& e) {
+    exit_on_stuck_thread(e.what(), dsm::kFaultThreadStopLimit, machine::kStatusMachineFailure);
+  }
 }
 
 bool ClusterNode::wait_for_start() {

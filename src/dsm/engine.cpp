@@ -142,8 +142,8 @@ void DsmEngine::start() {
     started_ = true;
   }
   std::lock_guard stop(stop_mutex_);
-  thread_ = std::thread([this] { run(); });
-  fault_thread_.store(thread_.get_id(), std::memory_order_release);
+  thread_ = DeadlineThread([this] { run(); });
+  fault_thread_.store(thread_.id(), std::memory_order_release);
   running_.store(true, std::memory_order_release);
 }
 
@@ -154,7 +154,8 @@ void DsmEngine::stop() {
   if (std::this_thread::get_id() == fault_thread_.load(std::memory_order_acquire)) return;
   signal();
   std::lock_guard stop(stop_mutex_);
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.join_within(kFaultThreadStopLimit))
+    throw StuckThreadError(fmt::format("node {}: the DSM fault thread", self_));
   std::lock_guard work(work_mutex_);  // a deliver() taking a message inline finishes first
   stopped_.store(true, std::memory_order_release);
   if (released_) return;

@@ -25,8 +25,9 @@
 // node holds, and the engine checks that against its own record of the
 // mapping before reading (so a bug cannot hang the thread on its own fault).
 //
-// Mapping, per DESIGN decision 2 (Invalid: not mapped, userfaultfd MISSING;
-// Shared: mapped write-protected, userfaultfd WP; Exclusive: read-write):
+// Mapping, per docs/design.md, The DSM: states and mapping (Invalid: not
+// mapped, userfaultfd MISSING; Shared: mapped write-protected, userfaultfd
+// WP; Exclusive: read-write):
 //   MapPage Zero, read-write -> UFFDIO_COPY of zeros: the page is allocated
 //                               now, on the fault thread. UFFDIO_ZEROPAGE
 //                               would map the shared zero page, and the
@@ -49,11 +50,12 @@
 //                               faults MISSING again
 //   WakeWaiters              -> UFFDIO_WAKE, skipped right after a MapPage of
 //                               the same page (mapping wakes already)
-// Downgrade (the protocol's supply(), DESIGN decision 2): the page is first
-// write-protected (WriteProtect), only then are its bytes read into the
-// payload (SendMessage with attach_page), and only then is the message sent;
-// a write by another thread either happened before the protection (and is in
-// the bytes) or faults and waits for the next transaction.
+// Downgrade (the protocol's supply(); docs/design.md, The DSM: states and
+// mapping): the page is first write-protected (WriteProtect), only then are
+// its bytes read into the payload (SendMessage with attach_page), and only
+// then is the message sent; a write by another thread either happened before
+// the protection (and is in the bytes) or faults and waits for the next
+// transaction.
 //
 // Races. A fault whose access the page already permits (a thread that faulted
 // just before the page was mapped) gives WakeWaiters: it is woken, not lost.
@@ -117,12 +119,16 @@
 #include <utility>
 #include <vector>
 
+#include "common/deadline_thread.hpp"
 #include "common/unique_fd.hpp"
 #include "dsm/protocol.hpp"
 #include "memory/guest_memory.hpp"
 #include "memory/userfaultfd.hpp"
 
 namespace amalgam::dsm {
+
+// How long stop() waits for the fault thread to end.
+inline constexpr std::chrono::milliseconds kFaultThreadStopLimit{10'000};
 
 // The order of priority between nodes for the hold rule (Progress, above)
 // in a given period: node a ranks before node b when
@@ -179,7 +185,9 @@ class DsmEngine {
   // and safe from several threads at once (the later ones wait for the
   // first). Called on the fault thread (from the error callback, or from
   // what its AwaitFunction delivers) it only asks the
-  // thread to end; the release needs a call from another thread.
+  // thread to end; the release needs a call from another thread. Throws
+  // StuckThreadError, releasing nothing, when the fault thread has not
+  // ended within kFaultThreadStopLimit.
   void stop();
   bool stopped() const { return stopped_.load(std::memory_order_acquire); }
 
@@ -314,7 +322,7 @@ class DsmEngine {
   bool started_ = false;
   bool thread_ended_ = false;
 
-  std::thread thread_;
+  DeadlineThread thread_;
   std::atomic<std::thread::id> fault_thread_{};  // thread_'s id, readable while another thread joins it
   std::mutex stop_mutex_;                        // stop() from threads other than the fault thread
   std::atomic<bool> stopping_{false};

@@ -16,6 +16,7 @@
 #include "boot/pvh_loader.hpp"
 #include "boot/numa.hpp"
 #include "boot/start_info.hpp"
+#include "common/deadline_thread.hpp"
 #include "common/error.hpp"
 #include "common/stop_signals.hpp"
 #include "devices/acpi_power.hpp"
@@ -163,13 +164,13 @@ MachineResult Machine::run() {
     throw SystemError("pthread_sigmask", err);
   UniqueFd signals(static_cast<int>(check_syscall(::signalfd(-1, &stop_signals, SFD_CLOEXEC), "signalfd")));
 
-  std::vector<std::thread> threads;
+  std::vector<DeadlineThread> threads;
   if (!services_ || services_->wait_for_start())
     for (auto& v : vcpus_) threads.emplace_back([&v] { v->run(); });
   else if (!stopping())
     fail("the nodes did not start the machine");  // whoever stopped the start says why first
-  std::thread input;
-  if (config_.forward_stdin && is_device_node()) input = std::thread([this] { stdin_loop(); });
+  DeadlineThread input;
+  if (config_.forward_stdin && is_device_node()) input = DeadlineThread([this] { stdin_loop(); });
 
   uint64_t start = vcpu::monotonic_ns();
   bool timed_out = false;
@@ -205,8 +206,13 @@ MachineResult Machine::run() {
     }
   }
   tear_down();
-  for (auto& t : threads) t.join();
-  if (input.joinable()) input.join();
+  for (size_t i = 0; i < threads.size(); ++i)
+    if (!threads[i].join_within(kThreadStopLimit))
+      exit_on_stuck_thread(fmt::format("node {}: vCPU {}", config_.node_id, vcpus_[i]->index()), kThreadStopLimit,
+                           kStatusMachineFailure);
+  if (!input.join_within(kThreadStopLimit))
+    exit_on_stuck_thread(fmt::format("node {}: the console input thread", config_.node_id), kThreadStopLimit,
+                         kStatusMachineFailure);
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 
   std::lock_guard lock(result_mu_);
@@ -304,7 +310,7 @@ uint64_t Machine::forward(const IoAccess& access) {
   }
 }
 
-// Node 0 serves accesses itself; other nodes forward them (DESIGN decision 4).
+// Node 0 serves accesses itself; other nodes forward them (docs/design.md, Devices live on node 0).
 uint64_t Machine::perform(const IoAccess& access) { return is_device_node() ? serve_io(access) : forward(access); }
 
 void Machine::port_read(uint16_t port, std::span<uint8_t> data) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +24,10 @@
 #include "vcpu/vcpu_runner.hpp"
 
 namespace amalgam::machine {
+
+// How long the teardown waits for each thread of the machine to end
+// (docs/teardown.md); one that takes longer ends the process with a line.
+inline constexpr std::chrono::milliseconds kThreadStopLimit{10'000};
 
 class Machine : public vcpu::VcpuHost {
  public:
