@@ -119,11 +119,6 @@ amalgam::machine::MachineConfig build_config(const RunOptions& o) {
 }
 
 int run_machine(const RunOptions& o) {
-  // A stop signal that comes while the machine is built (a large guest
-  // takes seconds) must neither kill amalgam without its line nor, when a
-  // shell started amalgam in the background with SIGINT ignored, be lost:
-  // blocked, it stays pending, even while ignored, for Machine::run.
-  amalgam::block_stop_signals();
   amalgam::machine::Machine machine(build_config(o));
   auto result = machine.run();
   if (o.stats) fmt::print(stderr, "{}", machine.stats_report());
@@ -210,6 +205,13 @@ void add_machine_options(CLI::App* cmd, RunOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A stop signal that comes while amalgam starts (its libraries load and a
+  // large guest is built: seconds under a sanitizer or in the lab) must
+  // neither kill it without its line nor, when a shell started it in the
+  // background with SIGINT ignored, be lost: blocked from here on, it stays
+  // pending, even while ignored, for the signalfd of Machine::run or of the
+  // launcher's Supervisor. A node process keeps the mask it was started with.
+  const sigset_t startup_mask = amalgam::block_stop_signals();
   CLI::App app{"amalgam: one virtual machine across many hosts"};
   app.require_subcommand(1);
   RunOptions o;
@@ -244,6 +246,7 @@ int main(int argc, char** argv) {
     }
     if (e820->parsed()) return print_e820(o);
     if (node->parsed()) {
+      pthread_sigmask(SIG_SETMASK, &startup_mask, nullptr);
       amalgam::cluster::NodeOptions options;
       options.transport = o.transport;
       options.busy_poll = std::chrono::microseconds(o.busy_poll);
@@ -251,7 +254,6 @@ int main(int argc, char** argv) {
       return amalgam::cli::run_node(build_config(o), o.addresses, options, o.stats, o.report_fd);
     }
     if (o.nodes > 1) {
-      amalgam::block_stop_signals();  // as in run_machine, for the Supervisor
       build_config(o);  // bad input is reported once, here, not by every node
       amalgam::kvm::System{};  // so is a host without KVM
       return amalgam::cli::launch_nodes(argc, argv, o.nodes, o.transport);

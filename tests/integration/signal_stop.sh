@@ -31,6 +31,24 @@ if ((nodes > 1)); then
   done
   children=$(pgrep -P "$pid")
 fi
+# amalgam blocks the stop signals first thing (src/cli/main.cpp), before its
+# libraries' start-up, which under ASan in the lab can take over a second:
+# wait for that, so that the signal meets amalgam, not the exec before it.
+signum=$(kill -l "$sig")
+blocked() {
+  local mask
+  mask=$(awk '/^SigBlk:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+  [[ -n $mask ]] && (((16#$mask >> (signum - 1)) & 1))
+}
+deadline=$((SECONDS + 10 * scale))
+until blocked; do
+  if ((SECONDS >= deadline)) || ! kill -0 "$pid" 2>/dev/null; then
+    echo "signal_stop: amalgam did not block SIG$sig within $((10 * scale)) s" >&2
+    kill -KILL "$pid" 2>/dev/null
+    exit 1
+  fi
+  sleep 0.02
+done
 sleep 1
 start=$(date +%s%N)
 kill -"$sig" "$pid"
@@ -46,7 +64,7 @@ wait "$pid"
 status=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 cat "$err"
-expected=$((128 + $(kill -l "$sig")))
+expected=$((128 + signum))
 [[ $status -eq $expected ]] || { echo "signal_stop: status $status, expected $expected" >&2; exit 1; }
 grep -q "^amalgam: stopped by $sig$" "$err" || { echo "signal_stop: no 'stopped by $sig' line" >&2; exit 1; }
 [[ $(wc -l <"$err") -eq 1 ]] || { echo "signal_stop: stderr is not one line" >&2; exit 1; }
