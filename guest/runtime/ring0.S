@@ -171,7 +171,7 @@ sys_wait:
         cli
 1:      iretq
 
-/* CPUID must run in ring 0: where ring 3 runs natively (PLATFORM.md), a
+/* CPUID must run in ring 0: where ring 3 runs natively (docs/platform.md), a
  * ring-3 CPUID is not intercepted and reports the host's CPU, not the
  * vCPU the VMM describes. */
 sys_cpuid:

@@ -108,7 +108,7 @@ struct Cpuid {
   uint32_t eax, ebx, ecx, edx;
 };
 // From ring 3 this goes through SYS_CPUID: a ring-3 CPUID may run natively
-// and report the host's CPU instead of the vCPU (PLATFORM.md).
+// and report the host's CPU instead of the vCPU (docs/platform.md).
 inline Cpuid cpuid(uint32_t leaf, uint32_t subleaf = 0) {
   Cpuid r;
   uint16_t cs;

@@ -1,8 +1,8 @@
 // The guest-visible NUMA plan of a machine. With one NUMA node per node
 // process (the default for --nodes N), NUMA node k is node process k: its
 // vCPUs are the ones placed there and its memory is homed there, so a
-// NUMA-aware guest keeps each thread's memory on its own host (DESIGN
-// decision 5).
+// NUMA-aware guest keeps each thread's memory on its own host
+// (docs/design.md, NUMA).
 #pragma once
 
 #include "boot/numa.hpp"
