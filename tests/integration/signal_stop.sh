@@ -16,19 +16,26 @@ err=$(mktemp)
 trap 'rm -f "$err"' EXIT
 "$amalgam" run --kernel "$kernel" --vcpus 2 "$@" </dev/null 2>"$err" &
 pid=$!
-# With several nodes, every node process must be there before the signal,
-# so that the check below knows them all.
-children=
-if ((nodes > 1)); then
-  deadline=$((SECONDS + 10 * scale))
-  while (($(pgrep -c -P "$pid") < nodes)); do
+# wait_for WHAT COMMAND...: until COMMAND succeeds, while amalgam runs, for
+# at most 10 s (stretched); otherwise kill amalgam and fail naming WHAT.
+wait_for() {
+  local what=$1 deadline=$((SECONDS + 10 * scale))
+  shift
+  until "$@"; do
     if ((SECONDS >= deadline)) || ! kill -0 "$pid" 2>/dev/null; then
-      echo "signal_stop: $nodes node processes did not start" >&2
+      echo "signal_stop: $what within $((10 * scale)) s" >&2
       kill -KILL "$pid" 2>/dev/null
       exit 1
     fi
-    sleep 0.05
+    sleep 0.02
   done
+}
+# With several nodes, every node process must be there before the signal,
+# so that the check below knows them all.
+children=
+all_nodes_started() { (($(pgrep -c -P "$pid") >= nodes)); }
+if ((nodes > 1)); then
+  wait_for "$nodes node processes did not start" all_nodes_started
   children=$(pgrep -P "$pid")
 fi
 # amalgam blocks the stop signals first thing (src/cli/main.cpp), before its
@@ -40,15 +47,7 @@ blocked() {
   mask=$(awk '/^SigBlk:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
   [[ -n $mask ]] && (((16#$mask >> (signum - 1)) & 1))
 }
-deadline=$((SECONDS + 10 * scale))
-until blocked; do
-  if ((SECONDS >= deadline)) || ! kill -0 "$pid" 2>/dev/null; then
-    echo "signal_stop: amalgam did not block SIG$sig within $((10 * scale)) s" >&2
-    kill -KILL "$pid" 2>/dev/null
-    exit 1
-  fi
-  sleep 0.02
-done
+wait_for "amalgam did not block SIG$sig" blocked
 sleep 1
 start=$(date +%s%N)
 kill -"$sig" "$pid"
