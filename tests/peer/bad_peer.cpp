@@ -6,7 +6,10 @@
 // $AMALGAM_TIME_SCALE), with a non-zero status and one line that names
 // node 1: never a hang, never a crash. Prints PASS or FAIL and exits 0 or 1.
 #include <fmt/format.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,7 +101,36 @@ const std::map<std::string, std::function<Frames()>> kCases = {
        return Frames{f};
      }},
     {"garbage", [] { return Frames{std::vector<uint8_t>(64, 0xA5)}; }},
+    // Garbage on node 0's listening port before any handshake (sent by
+    // main): node 0 must go on as if nothing happened; the stray Done after
+    // the real handshake then shows that it did.
+    {"garbage-before-handshake",
+     [] { return Frames{net::encode(dsm_message(dsm::MessageType::Done, kNodeZeroPage), kSelf)}; }},
 };
+
+// Connects to `address` ("127.0.0.1:port") as soon as something listens
+// there, writes 64 bytes of garbage and hangs up.
+void send_raw_garbage(const std::string& address, std::chrono::milliseconds limit) {
+  auto colon = address.rfind(':');
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  if (::inet_pton(AF_INET, address.substr(0, colon).c_str(), &to.sin_addr) != 1) fail("bad address " + address);
+  auto deadline = Clock::now() + limit;
+  for (;;) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) fail(fmt::format("socket: {}", std::strerror(errno)));
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0) {
+      std::vector<uint8_t> garbage(64, 0xA5);
+      [[maybe_unused]] auto n = ::write(fd, garbage.data(), garbage.size());
+      ::close(fd);
+      return;
+    }
+    ::close(fd);
+    if (Clock::now() > deadline) fail("node 0 never listened on " + address);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 struct Node0 {
   pid_t pid = -1;
@@ -144,6 +176,7 @@ int main(int argc, char** argv) {
   Node0 node0 = start_node0(amalgam, addresses[0] + "," + addresses[1]);
   int scale = time_scale();
 
+  if (which == "garbage-before-handshake") send_raw_garbage(addresses[0], kStartLimit * scale);
   int status = 0;
   bool ended = false;
   auto reap = [&] {
