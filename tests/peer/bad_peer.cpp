@@ -164,6 +164,12 @@ std::string read_all(int fd) {
 
 }  // namespace
 
+// Under LeakSanitizer: this peer closes its transport after node 0 has gone,
+// and UCX then keeps a few of its own allocations (libucs, not reachable
+// from this code) to the end of the process; seen in 1 of 10 cases in CI.
+// Only this test tool is exempted.
+extern "C" const char* __lsan_default_suppressions() { return "leak:libucs.so\n"; }
+
 int main(int argc, char** argv) {
   if (argc != 3 || !kCases.count(argv[2])) {
     std::string names;
