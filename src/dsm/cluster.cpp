@@ -50,14 +50,16 @@ void Cluster::fault(NodeId n, PageNumber p, Access access) {
 }
 
 void Cluster::deliver(size_t index) {
-  Message m = std::move(network_[index]);
-  network_.erase(network_.begin() + static_cast<ptrdiff_t>(index));
+  for (size_t i = 0; i < network_.size(); ++i)
+    if (sent_at_[i] < sent_at_[index] && network_[i].sender == network_[index].sender &&
+        network_[i].destination == network_[index].destination) {
+      ++reordered_;
+      break;
+    }
+  Message m = take(index);
   ++events_;
   bool payload = !m.payload.empty();
-  if (payload) {
-    --payloads_in_flight_[m.page];
-    ++payloads_delivered_;
-  }
+  if (payload) ++payloads_delivered_;
   const NodeId to = m.destination;
   const PageNumber page = m.page;
   Node& node = nodes_[to];
@@ -69,6 +71,24 @@ void Cluster::deliver(size_t index) {
 
 void Cluster::deliver_all(size_t limit) {
   for (size_t i = 0; i < limit && !network_.empty(); ++i) deliver(0);
+}
+
+void Cluster::drop(size_t index) { take(index); }
+
+void Cluster::duplicate(size_t index) { post(Message(network_[index])); }
+
+void Cluster::post(Message m) {
+  if (!m.payload.empty()) ++payloads_in_flight_[m.page];
+  network_.push_back(std::move(m));
+  sent_at_.push_back(sends_++);
+}
+
+Message Cluster::take(size_t index) {
+  Message m = std::move(network_[index]);
+  network_.erase(network_.begin() + static_cast<ptrdiff_t>(index));
+  sent_at_.erase(sent_at_.begin() + static_cast<ptrdiff_t>(index));
+  if (!m.payload.empty()) --payloads_in_flight_[m.page];
+  return m;
 }
 
 size_t Cluster::find(MessageType type, NodeId destination) const {
@@ -124,8 +144,7 @@ void Cluster::execute(NodeId n, std::vector<Action>& actions) {
         const Page& bytes = node.memory[m.page];
         m.payload.assign(bytes.begin(), bytes.end());
       }
-      if (!m.payload.empty()) ++payloads_in_flight_[m.page];
-      network_.push_back(std::move(m));
+      post(std::move(m));
     } else if (auto* map = std::get_if<MapPage>(&action)) {
       PageNumber p = map->page;
       if (p >= pages_) {

@@ -5,7 +5,7 @@
 // from a still-writable page, protection changed on an unmapped page, a
 // message from the wrong sender) is recorded as a violation. Messages wait in
 // one pool; the caller chooses which one is delivered next, so any order can
-// be produced.
+// be produced, and may drop or duplicate one to model a faulty transport.
 #pragma once
 
 #include <array>
@@ -50,6 +50,13 @@ class Cluster {
   const std::vector<Message>& network() const { return network_; }
   // Index of the oldest message of `type` to `destination`, or npos.
   size_t find(MessageType type, NodeId destination) const;
+  // A faulty transport: network()[index] is lost, or a copy of it joins the
+  // network as if sent again now. Neither is a protocol event.
+  void drop(size_t index);
+  void duplicate(size_t index);
+  // Deliveries that overtook an earlier message from the same sender to the
+  // same destination.
+  uint64_t reordered() const { return reordered_; }
 
   // Wakes produced since the last call, for the caller to resume threads.
   std::vector<Wake> take_wakes();
@@ -76,12 +83,15 @@ class Cluster {
   };
 
   void execute(NodeId n, std::vector<Action>& actions);
+  void post(Message m);
+  Message take(size_t index);
   void touch(PageNumber p);
   void violation(NodeId n, PageNumber p, const std::string& what);
 
   uint32_t pages_;
   std::vector<Node> nodes_;
   std::vector<Message> network_;
+  std::vector<uint64_t> sent_at_;  // per network_ entry: when it was sent, to count reorderings
   std::vector<uint32_t> payloads_in_flight_;  // per page
   std::vector<Wake> wakes_;
   std::vector<ProtocolError> errors_;
@@ -91,6 +101,8 @@ class Cluster {
   std::vector<Action> scratch_;
   uint64_t events_ = 0;
   uint64_t payloads_delivered_ = 0;
+  uint64_t sends_ = 0;
+  uint64_t reordered_ = 0;
 };
 
 }  // namespace amalgam::dsm

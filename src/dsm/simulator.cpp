@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -38,6 +39,9 @@ std::string replay_command(const SimConfig& c) {
   if (c.prefetch) cmd += fmt::format(" --prefetch {}", c.prefetch);
   if (c.claim) cmd += fmt::format(" --claim {}", c.claim);
   if (c.preallocate) cmd += " --preallocate";
+  // fmt's shortest form reads back as the same double, hence the same run.
+  if (c.drop > 0) cmd += fmt::format(" --drop {}", c.drop);
+  if (c.duplicate > 0) cmd += fmt::format(" --duplicate {}", c.duplicate);
   return cmd;
 }
 
@@ -59,6 +63,11 @@ PageState expected_state(Mapping m) {
   return PageState::Invalid;
 }
 
+// What Counters::invalidations_sent and _received count.
+bool invalidates(const Message& m) {
+  return m.type == MessageType::Invalidate || (m.type == MessageType::Forward && m.access == Access::Write);
+}
+
 class Simulation {
  public:
   explicit Simulation(const SimConfig& c);
@@ -73,13 +82,22 @@ class Simulation {
 
   uint64_t below(uint64_t n) { return rng_() % n; }  // portable, unlike <random>'s distributions
   bool percent(uint32_t p) { return below(100) < p; }
+  // Draws nothing when off, so runs without faults stay as they were.
+  bool chance(uint32_t ppm) { return ppm != 0 && below(kMillion) < ppm; }
+
+  static constexpr uint32_t kMillion = 1'000'000;
+  static uint32_t ppm(double probability);
 
   void step();
   void deliver_random();
+  void inject_drop(size_t index);
+  void inject_duplicate(size_t index);
   void access_random();
   void resume_woken();
   void perform(NodeId n, PageNumber p, Access a);
   void check_step();
+  void check_coherent();
+  void check_deadlock();
   void check_quiescent();
   bool copy_is_latest(NodeId n, PageNumber p) const;
   void fail(Outcome outcome, const std::string& detail);
@@ -92,11 +110,17 @@ class Simulation {
   uint32_t write_percent_;
   uint32_t refault_percent_;
   uint32_t vcpus_;
+  uint32_t drop_ppm_;
+  uint32_t duplicate_ppm_;
   std::vector<NodeId> home_;
   Cluster cluster_;
   std::vector<std::vector<Vcpu>> vcpus_of_;
   std::vector<Cluster::Page> latest_;   // the value a read must return
   std::vector<uint8_t> ever_mapped_;
+  std::vector<uint8_t> bytes_dropped_;  // a payload of the page was lost in the network
+  // Injected faults by what they change in the accounting at rest.
+  uint64_t payloads_dropped_ = 0, payloads_duplicated_ = 0;
+  uint64_t invalidations_dropped_ = 0, invalidations_duplicated_ = 0;
   uint64_t stamp_ = 0;
   SimResult result_;
 };
@@ -108,6 +132,8 @@ Simulation::Simulation(const SimConfig& c)
       write_percent_(5 + static_cast<uint32_t>(below(70))),
       refault_percent_(static_cast<uint32_t>(below(30))),
       vcpus_(1 + static_cast<uint32_t>(below(3))),
+      drop_ppm_(ppm(c.drop)),
+      duplicate_ppm_(ppm(c.duplicate)),
       home_([&] {
         if (c.nodes < 2 || c.nodes > kMaxNodes || c.pages == 0)
           throw std::invalid_argument("simulation needs 2..64 nodes and some pages");
@@ -123,8 +149,15 @@ Simulation::Simulation(const SimConfig& c)
                Options{c.mutation, c.prefetch, c.claim, c.preallocate}),
       vcpus_of_(c.nodes, std::vector<Vcpu>(vcpus_)),
       latest_(c.pages),
-      ever_mapped_(c.pages) {
+      ever_mapped_(c.pages),
+      bytes_dropped_(c.pages) {
   for (auto& page : latest_) page.fill(std::byte{0});
+}
+
+uint32_t Simulation::ppm(double probability) {
+  if (!(probability >= 0 && probability <= 1))
+    throw std::invalid_argument("fault probabilities must be in [0, 1]");
+  return static_cast<uint32_t>(std::lround(probability * kMillion));
 }
 
 SimResult Simulation::run() {
@@ -151,6 +184,7 @@ SimResult Simulation::run() {
   }
   if (!failed()) check_quiescent();
   result_.events = cluster_.events();
+  result_.reordered = cluster_.reordered();
   result_.totals = cluster_.totals();
   if (failed()) result_.detail += fmt::format(" (step {})", result_.steps);
   return result_;
@@ -165,11 +199,36 @@ void Simulation::step() {
 
 void Simulation::deliver_random() {
   size_t index = below(cluster_.network().size());
+  if (chance(drop_ppm_)) return inject_drop(index);
   const Message& m = cluster_.network()[index];
-  if (!m.payload.empty() && std::memcmp(m.payload.data(), latest_[m.page].data(), kPageSize) != 0)
+  // After a duplicate, stale bytes on the wire are expected (see the header).
+  if (result_.duplicated == 0 && !m.payload.empty() &&
+      std::memcmp(m.payload.data(), latest_[m.page].data(), kPageSize) != 0)
     return fail(Outcome::Incoherent, fmt::format("{} from node {} to {} carries stale bytes of page {}",
                                                  to_string(m.type), m.sender, m.destination, m.page));
+  if (chance(duplicate_ppm_)) inject_duplicate(index);
   cluster_.deliver(index);
+}
+
+void Simulation::inject_drop(size_t index) {
+  const Message& m = cluster_.network()[index];
+  ++result_.dropped;
+  ++result_.dropped_by_type[static_cast<uint8_t>(m.type)];
+  if (!m.payload.empty()) {
+    ++payloads_dropped_;
+    bytes_dropped_[m.page] = 1;
+  }
+  invalidations_dropped_ += invalidates(m);
+  cluster_.drop(index);
+}
+
+void Simulation::inject_duplicate(size_t index) {
+  const Message& m = cluster_.network()[index];
+  ++result_.duplicated;
+  ++result_.duplicated_by_type[static_cast<uint8_t>(m.type)];
+  payloads_duplicated_ += !m.payload.empty();
+  invalidations_duplicated_ += invalidates(m);
+  cluster_.duplicate(index);
 }
 
 void Simulation::access_random() {
@@ -229,7 +288,14 @@ bool Simulation::copy_is_latest(NodeId n, PageNumber p) const {
 void Simulation::check_step() {
   if (failed()) return;
   if (!cluster_.violations().empty()) return fail(Outcome::EngineMisuse, cluster_.violations().front());
-  if (!cluster_.errors().empty()) return fail(Outcome::ProtocolError, cluster_.errors().front().what);
+  // Coherence first: a step that both rejects a message and corrupts memory
+  // is a corruption, not a detection (fail() keeps the first outcome).
+  check_coherent();
+  if (!cluster_.errors().empty()) fail(Outcome::ProtocolError, cluster_.errors().front().what);
+  if (!failed()) check_deadlock();
+}
+
+void Simulation::check_coherent() {
   for (PageNumber p = 0; p < config_.pages; ++p) {
     uint32_t writers = 0, readers = 0;
     for (NodeId n = 0; n < config_.nodes; ++n) {
@@ -243,7 +309,7 @@ void Simulation::check_step() {
       return fail(Outcome::Incoherent,
                   fmt::format("page {} mapped writable at {} node(s) and read-only at {}", p, writers, readers));
     if (writers + readers > 0) ever_mapped_[p] = 1;
-    else if (ever_mapped_[p] && cluster_.copies_in_transit(p) == 0)
+    else if (ever_mapped_[p] && cluster_.copies_in_transit(p) == 0 && !bytes_dropped_[p])
       return fail(Outcome::Incoherent, fmt::format("page {} lost: no copy anywhere", p));
   }
   // Bytes change only where a page was mapped, stored to or dropped.
@@ -252,6 +318,9 @@ void Simulation::check_step() {
       if (cluster_.mapping(n, p) != Mapping::None && !copy_is_latest(n, p))
         return fail(Outcome::Incoherent, fmt::format("node {} maps page {} with stale bytes", n, p));
   cluster_.clear_touched();
+}
+
+void Simulation::check_deadlock() {
   if (cluster_.network().empty())
     for (NodeId n = 0; n < config_.nodes; ++n)
       for (const Vcpu& v : vcpus_of_[n])
@@ -281,12 +350,16 @@ void Simulation::check_quiescent() {
     if (dir && (dir->busy || dir->queued != 0))
       return fail(Outcome::Stuck, fmt::format("page {}: home still busy at rest", p));
   }
+  // Received = sent - dropped + duplicated; a run that gets here rejected
+  // nothing, so every copy that came was also taken.
   const Counters t = cluster_.totals();
-  if (t.pages_sent != t.pages_received || t.bytes_sent != t.bytes_received ||
-      t.pages_sent != cluster_.payloads_delivered() || t.bytes_sent != t.pages_sent * kPageSize)
+  const uint64_t pages = t.pages_sent - payloads_dropped_ + payloads_duplicated_;
+  if (t.pages_received != pages || t.bytes_received != pages * kPageSize || cluster_.payloads_delivered() != pages ||
+      t.bytes_sent != t.pages_sent * kPageSize)
     return fail(Outcome::Incoherent, fmt::format("page accounting: {} sent, {} received, {} delivered",
                                                  t.pages_sent, t.pages_received, cluster_.payloads_delivered()));
-  if (t.messages_sent != t.messages_received || t.invalidations_sent != t.invalidations_received)
+  if (t.messages_received != t.messages_sent - result_.dropped + result_.duplicated ||
+      t.invalidations_received != t.invalidations_sent - invalidations_dropped_ + invalidations_duplicated_)
     return fail(Outcome::Incoherent, "message or invalidation accounting does not balance");
 }
 

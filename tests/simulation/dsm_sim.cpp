@@ -7,8 +7,13 @@
 //   --prefetch N                                       read N pages ahead on a remote read miss
 //   --claim N                                          first touch takes N untouched home pages after the faulting one
 //   --preallocate                                      every home starts holding its pages read-write
+//   --drop P, --duplicate P                            lose, or deliver twice, each message with probability P
 //   --expect-failure                                   succeed only if some run fails
 // Exit status 0 when every run passed (or, with --expect-failure, when one failed).
+// With faults on, a run passes also when it ends with a protocol error (the
+// fault was detected) or stuck (a lost message), and fails only when
+// incoherent or the engine was misused; a sweep that injected no fault at all
+// fails too, as it tested nothing.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -38,6 +43,9 @@ int main(int argc, char** argv) {
   app.add_option("--claim", config.claim, "untouched home pages taken after a first touch (0: off)")
       ->check(CLI::Range(0u, 512u));
   app.add_flag("--preallocate", config.preallocate, "every home starts holding its own pages read-write");
+  app.add_option("--drop", config.drop, "probability that a message is lost")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--duplicate", config.duplicate, "probability that a message is delivered twice")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_flag("--expect-failure", expect_failure, "succeed only if a run fails");
   CLI11_PARSE(app, argc, argv);
   config.mutation = mutation == "skip-ack"       ? Mutation::SkipOneInvalidationAck
@@ -47,6 +55,9 @@ int main(int argc, char** argv) {
   constexpr std::array<uint32_t, 6> kPages = {1, 2, 3, 4, 8, 16};
   uint64_t runs = sweep ? sweep : 1;
   uint64_t ran = 0, events = 0, reads = 0, writes = 0, failures = 0;
+  uint64_t dropped = 0, duplicated = 0, reordered = 0, runs_with_faults = 0;
+  std::array<uint64_t, kLastMessageType + 1> dropped_by_type{}, duplicated_by_type{};
+  std::array<uint64_t, static_cast<size_t>(SimResult::Outcome::EngineMisuse) + 1> outcomes{};
   Counters totals;
   auto start = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i < runs; ++i) {
@@ -62,7 +73,23 @@ int main(int argc, char** argv) {
     events += r.events;
     reads += r.reads;
     writes += r.writes;
-    if (!r.passed()) {
+    dropped += r.dropped;
+    duplicated += r.duplicated;
+    reordered += r.reordered;
+    for (uint8_t t = 0; t <= kLastMessageType; ++t) {
+      dropped_by_type[t] += r.dropped_by_type[t];
+      duplicated_by_type[t] += r.duplicated_by_type[t];
+    }
+    runs_with_faults += r.faults() != 0;
+    ++outcomes[static_cast<size_t>(r.outcome)];
+    // A detection (protocol error) or a lost message's wait (stuck) is what
+    // a fault may cause; only corruption or engine misuse is a failure.
+    bool tolerated = config.faults() && (r.outcome == SimResult::Outcome::ProtocolError ||
+                                         r.outcome == SimResult::Outcome::Stuck);
+    if (config.faults() && !sweep)
+      fmt::print("seed {}: {}{}{}; {} dropped, {} duplicated, {} reordered\n", c.seed, to_string(r.outcome),
+                 r.passed() ? "" : ": ", r.detail, r.dropped, r.duplicated, r.reordered);
+    if (!r.passed() && !tolerated) {
       ++failures;
       fmt::print("FAILED seed {} ({}): {}\n  replay: {}\n", c.seed, to_string(r.outcome), r.detail,
                  replay_command(c));
@@ -76,6 +103,26 @@ int main(int argc, char** argv) {
              "zero fills {}, invalidations {}, pages moved {}\n",
              totals.transactions, totals.queued_requests, totals.early_replies, totals.coalesced_faults,
              totals.zero_fills, totals.invalidations_sent, totals.pages_sent);
+  fmt::print("deliveries out of send order between two nodes {}\n", reordered);
+  if (config.faults()) {
+    auto count = [&](SimResult::Outcome o) { return outcomes[static_cast<size_t>(o)]; };
+    fmt::print("faults: {} run(s), {} with faults, {} faults injected ({} dropped, {} duplicated); outcomes: "
+               "{} passed, {} protocol error, {} stuck, {} incoherent, {} engine misuse\n",
+               ran, runs_with_faults, dropped + duplicated, dropped, duplicated,
+               count(SimResult::Outcome::Passed), count(SimResult::Outcome::ProtocolError),
+               count(SimResult::Outcome::Stuck), count(SimResult::Outcome::Incoherent),
+               count(SimResult::Outcome::EngineMisuse));
+    std::string by_type;
+    for (uint8_t t = 0; t <= kLastMessageType; ++t)
+      if (dropped_by_type[t] + duplicated_by_type[t])
+        by_type += fmt::format(" {} {}/{}", to_string(static_cast<MessageType>(t)), dropped_by_type[t],
+                               duplicated_by_type[t]);
+    fmt::print("faults by message type (dropped/duplicated):{}\n", by_type.empty() ? " none" : by_type);
+    if (sweep && dropped + duplicated == 0 && !expect_failure) {
+      fmt::print("no fault was injected: raise --drop or --duplicate\n");
+      return 1;
+    }
+  }
   if (expect_failure) {
     if (failures) fmt::print("the checker caught the broken protocol, as expected\n");
     else fmt::print("expected a failure, but every run passed\n");

@@ -70,3 +70,38 @@ TEST(DsmSimulator, PassesWithFirstTouchClaims) {
   }
   EXPECT_GT(claims, 0u);
 }
+
+// Duplicates and drops break the transport the protocol assumes; a run with
+// them must end in a detection (a rejected message) or stuck (a lost one),
+// never in corruption, and one seed gives the same run every time.
+TEST(DsmSimulator, DetectsDuplicatedMessages) {
+  SimConfig c{.seed = 17, .nodes = 4, .pages = 3, .events = 5000};
+  SimResult clean = simulate(c);
+  ASSERT_TRUE(clean.passed()) << to_string(clean.outcome) << ": " << clean.detail << "\n" << replay_command(c);
+  EXPECT_EQ(clean.faults(), 0u);
+  EXPECT_GT(clean.reordered, 0u);  // reordering needs no injection
+
+  c.duplicate = 0.01;
+  SimResult r = simulate(c);
+  EXPECT_GT(r.duplicated, 0u);
+  EXPECT_EQ(r.dropped, 0u);
+  EXPECT_EQ(r.outcome, SimResult::Outcome::ProtocolError) << r.detail << "\n" << replay_command(c);
+  SimResult again = simulate(c);
+  EXPECT_EQ(again.steps, r.steps);
+  EXPECT_EQ(again.duplicated, r.duplicated);
+  EXPECT_EQ(again.detail, r.detail);
+  EXPECT_NE(replay_command(c).find("--duplicate 0.01"), std::string::npos);
+}
+
+TEST(DsmSimulator, ADroppedMessageLeavesTheRunStuck) {
+  SimConfig c{.seed = 17, .nodes = 4, .pages = 3, .events = 5000, .drop = 0.01};
+  SimResult r = simulate(c);
+  EXPECT_GT(r.dropped, 0u);
+  EXPECT_EQ(r.outcome, SimResult::Outcome::Stuck) << r.detail << "\n" << replay_command(c);
+  EXPECT_NE(replay_command(c).find("--drop 0.01"), std::string::npos);
+}
+
+TEST(DsmSimulator, RejectsAFaultProbabilityOutsideZeroToOne) {
+  EXPECT_THROW(simulate(SimConfig{.duplicate = 1.5}), std::invalid_argument);
+  EXPECT_THROW(simulate(SimConfig{.drop = -0.1}), std::invalid_argument);
+}
