@@ -12,4 +12,8 @@ void exit_on_stuck_thread(const std::string& what, std::chrono::milliseconds lim
   std::_Exit(status);
 }
 
+void DeadlineThread::join_or_exit(std::chrono::milliseconds limit, const std::string& what, int status) {
+  if (!join_within(limit)) exit_on_stuck_thread(what, limit, status);
+}
+
 }  // namespace amalgam

@@ -54,6 +54,9 @@ class DeadlineThread {
     thread_.join();
     return true;
   }
+  // The teardown's join: join_within(limit), or exit_on_stuck_thread(what,
+  // limit, status) when the thread has not ended by then.
+  void join_or_exit(std::chrono::milliseconds limit, const std::string& what, int status);
 
  private:
   struct State {

@@ -207,12 +207,10 @@ MachineResult Machine::run() {
   }
   tear_down();
   for (size_t i = 0; i < threads.size(); ++i)
-    if (!threads[i].join_within(kThreadStopLimit))
-      exit_on_stuck_thread(fmt::format("node {}: vCPU {}", config_.node_id, vcpus_[i]->index()), kThreadStopLimit,
-                           kStatusMachineFailure);
-  if (!input.join_within(kThreadStopLimit))
-    exit_on_stuck_thread(fmt::format("node {}: the console input thread", config_.node_id), kThreadStopLimit,
-                         kStatusMachineFailure);
+    threads[i].join_or_exit(kThreadStopLimit, fmt::format("node {}: vCPU {}", config_.node_id, vcpus_[i]->index()),
+                            kStatusMachineFailure);
+  input.join_or_exit(kThreadStopLimit, fmt::format("node {}: the console input thread", config_.node_id),
+                     kStatusMachineFailure);
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 
   std::lock_guard lock(result_mu_);
