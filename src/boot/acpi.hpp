@@ -31,6 +31,9 @@ inline constexpr uint8_t kAcpiSleepTypeShift = 2, kAcpiSleepEnable = 1u << 5;
 inline constexpr uint16_t kAcpiPmTimerPort = 0x608;
 inline constexpr uint8_t kAcpiPmTimerLength = 4;
 
+// The CMOS RTC's century byte (FADT CENTURY; devices::CmosRtc keeps it here).
+inline constexpr uint8_t kCmosCenturyIndex = 0x32;
+
 // xAPIC IDs are 8 bits and 0xFF is the broadcast ID (and the "all
 // processors" UID in the MADT NMI entry), so the tables describe at most 255.
 inline constexpr uint32_t kMaxAcpiVcpus = 255;

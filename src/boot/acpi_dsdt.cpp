@@ -1,5 +1,8 @@
 // DSDT (5.2.11.1): the \_S5 sleep package that lets an OS power off, and the
-// COM1 UART so that it is enumerated without legacy probing.
+// COM1 UART and the CMOS RTC so that they are enumerated without legacy
+// probing: with its IRQ described here Linux maps the RTC's IRQ 8 through
+// the IOAPIC; its legacy platform device names an IRQ that a hardware-reduced
+// platform (no 8259) never maps, and its probe fails.
 #include "boot/acpi_tables.hpp"
 #include "boot/aml.hpp"
 
@@ -17,7 +20,10 @@ Bytes build_dsdt() {
                aml::name("_UID", aml::integer(0)),
                aml::name("_CRS", aml::resource_template({aml::io_port(0x3F8, 0x3F8, 1, 8),
                                                          aml::irq_no_flags(4)}))});
-  w.bytes(aml::scope("\\_SB", {com1}));
+  auto rtc = aml::device(
+      "RTC0", {aml::name("_HID", aml::eisa_id("PNP0B00")),  // AT real-time clock (MC146818)
+              aml::name("_CRS", aml::resource_template({aml::io_port(0x70, 0x70, 1, 2), aml::irq_no_flags(8)}))});
+  w.bytes(aml::scope("\\_SB", {com1, rtc}));
   return finish_sdt(std::move(w));
 }
 

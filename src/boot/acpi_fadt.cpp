@@ -26,7 +26,8 @@ Bytes build_fadt(uint64_t dsdt_gpa) {
   w.zeros(3);                        // GPE0/1_BLK_LEN, GPE1_BASE
   w.u8(0);                           // CST_CNT
   w.u16(0).u16(0).u16(0).u16(0);     // P_LVL2/3_LAT, FLUSH_SIZE/STRIDE
-  w.u8(0).u8(0).u8(0).u8(0).u8(0);   // DUTY_OFFSET/WIDTH, DAY/MON_ALRM, CENTURY
+  w.u8(0).u8(0).u8(0).u8(0);         // DUTY_OFFSET/WIDTH, DAY/MON_ALRM
+  w.u8(kCmosCenturyIndex);           // CENTURY: the RTC's century byte
   w.u16(kIapcVgaNotPresent).u8(0);   // IAPC_BOOT_ARCH, reserved
   w.u32(kHwReducedAcpi | kResetRegSup);
   io_port_gas(w, kAcpiResetPort);    // RESET_REG

@@ -111,6 +111,7 @@ TEST_F(AcpiTables, FadtIsHardwareReducedWithIoPortRegisters) {
   EXPECT_EQ(le(f, 36, 4), 0u);  // FIRMWARE_CTRL
   EXPECT_EQ(le(f, 40, 4), 0u);  // DSDT (32-bit)
   EXPECT_EQ(le(f, 140, 8), find(tables, "DSDT").gpa);  // X_DSDT
+  EXPECT_EQ(f[108], kCmosCenturyIndex);  // CENTURY: the RTC's century byte
   auto expect_io_gas = [&](size_t off, uint16_t port) {
     SCOPED_TRACE(off);
     EXPECT_EQ(f[off], 1);      // system I/O
@@ -135,7 +136,7 @@ TEST_F(AcpiTables, FadtIsHardwareReducedWithIoPortRegisters) {
   EXPECT_FALSE(flags & (1u << 8)) << "TMR_VAL_EXT";
 }
 
-TEST_F(AcpiTables, DsdtHasS5AndCom1) {
+TEST_F(AcpiTables, DsdtHasS5Com1AndRtc) {
   const auto& d = find(tables, "DSDT").bytes;
   auto contains = [&](std::vector<uint8_t> needle) {
     return std::search(d.begin() + 36, d.end(), needle.begin(), needle.end()) != d.end();
@@ -146,6 +147,9 @@ TEST_F(AcpiTables, DsdtHasS5AndCom1) {
   EXPECT_TRUE(contains({'C', 'O', 'M', '1', 0x08, '_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x05, 0x01}));
   EXPECT_TRUE(contains({0x08, '_', 'U', 'I', 'D', 0x00}));
   EXPECT_TRUE(contains({0x47, 0x01, 0xF8, 0x03, 0xF8, 0x03, 0x01, 0x08, 0x22, 0x10, 0x00, 0x79, 0x00}));
+  // RTC0: _HID EISAID("PNP0B00"), IO(Decode16, 0x70, 0x70, 1, 2), IRQNoFlags(){8}
+  EXPECT_TRUE(contains({'R', 'T', 'C', '0', 0x08, '_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x0B, 0x00}));
+  EXPECT_TRUE(contains({0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02, 0x22, 0x00, 0x01, 0x79, 0x00}));
   // The poweroff write a guest makes from this package is what the port expects.
   EXPECT_EQ((kAcpiS5SleepType << kAcpiSleepTypeShift) | kAcpiSleepEnable, 0x34);
 }
