@@ -76,6 +76,7 @@ struct RunOptions {
   uint32_t node_id = 0;
   std::string addresses;
   int report_fd = -1;
+  uint64_t clock_epoch = 0;
 };
 
 amalgam::machine::MachineConfig build_config(const RunOptions& o) {
@@ -92,6 +93,7 @@ amalgam::machine::MachineConfig build_config(const RunOptions& o) {
   config.preallocate = o.preallocate;
   config.node_count = o.nodes;
   config.node_id = o.node_id;
+  config.clock_epoch_ns = o.clock_epoch;
   if (o.nodes > 1) {
     if (o.vcpus < o.nodes)
       throw UsageError(fmt::format("--nodes {}: more nodes than vCPUs ({})", o.nodes, o.vcpus));
@@ -223,6 +225,9 @@ int main(int argc, char** argv) {
   node->add_option("--node-id", o.node_id, "this node's number")->required();
   node->add_option("--addresses", o.addresses, "every node's host:port, comma-separated, in node order")->required();
   node->add_option("--report-fd", o.report_fd, "write the failure line here instead of stderr (the launcher's pipe)");
+  node->add_option("--clock-epoch", o.clock_epoch,
+                   "host CLOCK_REALTIME in ns at which the guest clock reads 0, the same on every node "
+                   "(default: when this node starts)");
   auto* guests = app.add_subcommand("guests", "list the built-in test guests");
   auto* e820 = app.add_subcommand("e820", "print the E820 map and SRAT memory ranges a run with these options "
                                           "gives the guest, as Linux logs them");

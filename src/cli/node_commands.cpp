@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <climits>
@@ -33,10 +34,14 @@ int launch_nodes(int argc, char** argv, uint32_t nodes, const std::string& /*tra
   // Every node gets the launcher's own machine flags (those after "run").
   int first = 1;
   while (first < argc && std::strcmp(argv[first], "run") != 0) ++first;
+  // One guest clock for all nodes (docs/design.md, Guest time).
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  std::string epoch = std::to_string(static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec));
   std::vector<std::vector<std::string>> commands;
   for (uint32_t i = 0; i < nodes; ++i) {
     std::vector<std::string> cmd{exe, "node", "--node-id", std::to_string(i), "--addresses", addresses,
-                                 "--report-fd", std::to_string(cluster::Supervisor::kReportFd)};
+                                 "--report-fd", std::to_string(cluster::Supervisor::kReportFd), "--clock-epoch", epoch};
     for (int a = first + 1; a < argc; ++a) cmd.emplace_back(argv[a]);
     commands.push_back(std::move(cmd));
   }

@@ -86,6 +86,19 @@ void Vcpu::interrupt(uint8_t vector) {
 
 void Vcpu::nmi() { check_syscall(::ioctl(fd_.get(), KVM_NMI, 0), "KVM_NMI"); }
 
+bool Vcpu::set_tsc_offset(int64_t offset) {
+  kvm_device_attr attr{};
+  attr.group = KVM_VCPU_TSC_CTRL;
+  attr.attr = KVM_VCPU_TSC_OFFSET;
+  attr.addr = reinterpret_cast<uint64_t>(&offset);
+  if (::ioctl(fd_.get(), KVM_HAS_DEVICE_ATTR, &attr) != 0) {
+    if (errno == ENXIO || errno == ENOTTY || errno == EINVAL) return false;
+    throw SystemError("KVM_HAS_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)", errno);
+  }
+  check_syscall(::ioctl(fd_.get(), KVM_SET_DEVICE_ATTR, &attr), "KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)");
+  return true;
+}
+
 uint32_t Vcpu::tsc_khz() const {
   return static_cast<uint32_t>(check_syscall(::ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0), "KVM_GET_TSC_KHZ"));
 }

@@ -34,6 +34,9 @@ class Vcpu {
   void interrupt(uint8_t vector);  // KVM_INTERRUPT (no in-kernel irqchip)
   void nmi();                      // KVM_NMI
   uint32_t tsc_khz() const;        // KVM_GET_TSC_KHZ
+  // The guest TSC = host TSC + offset (KVM_VCPU_TSC_CTRL/KVM_VCPU_TSC_OFFSET,
+  // Linux 5.16+). Returns false, changing nothing, where KVM lacks it.
+  bool set_tsc_offset(int64_t offset);
 
   int fd() const { return fd_.get(); }
 

@@ -1,7 +1,9 @@
 #include "kvm/vm.hpp"
 
 #include <sys/ioctl.h>
+#include <time.h>
 
+#include <cerrno>
 #include <vector>
 
 #include "common/error.hpp"
@@ -23,6 +25,22 @@ void Vm::set_tss_address(uint64_t gpa) {
 
 void Vm::set_identity_map_address(uint64_t gpa) {
   check_syscall(::ioctl(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &gpa), "KVM_SET_IDENTITY_MAP_ADDR");
+}
+
+void Vm::set_clock(uint64_t clock_ns, uint64_t realtime_ns) {
+  kvm_clock_data data{};
+  data.clock = clock_ns;
+  data.realtime = realtime_ns;
+  data.flags = KVM_CLOCK_REALTIME;
+  if (::ioctl(fd_.get(), KVM_SET_CLOCK, &data) == 0) return;
+  if (errno != EINVAL) throw SystemError("KVM_SET_CLOCK", errno);
+  // An older KVM refuses the flag: advance the value to now ourselves.
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t now_ns = static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec);
+  data = {};
+  data.clock = clock_ns + (now_ns > realtime_ns ? now_ns - realtime_ns : 0);
+  check_syscall(::ioctl(fd_.get(), KVM_SET_CLOCK, &data), "KVM_SET_CLOCK");
 }
 
 void Vm::trap_msrs(std::span<const uint32_t> msrs) {

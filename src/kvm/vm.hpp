@@ -25,6 +25,10 @@ class Vm {
   // listed MSRs exit to userspace (KVM_EXIT_X86_RDMSR/WRMSR) on read and write.
   void trap_msrs(std::span<const uint32_t> msrs);
   Vcpu create_vcpu(uint32_t id);  // KVM_CREATE_VCPU
+  // KVM_SET_CLOCK: kvmclock reads `clock_ns` at host CLOCK_REALTIME
+  // `realtime_ns` (KVM_CLOCK_REALTIME, Linux 5.16+). Where KVM does not take
+  // the flag the value is set as of now, computed from the same pair.
+  void set_clock(uint64_t clock_ns, uint64_t realtime_ns);
 
   int fd() const { return fd_.get(); }
 

@@ -32,16 +32,16 @@ void InterruptRouter::route(const irq::InterruptMessage& message, std::optional<
     case Shorthand::AllIncludingSelf:
     case Shorthand::AllExcludingSelf:
       for (uint32_t n : node_of_apic_)
-        if (n != self_) remote_nodes.insert(n);
+        if (n != self_ && n != kNoNode) remote_nodes.insert(n);
       break;
     case Shorthand::None:
       if (!message.logical_destination && message.destination != irq::kBroadcastDestination) {
         uint32_t node = message.destination < node_of_apic_.size() ? node_of_apic_[message.destination] : self_;
-        local = node == self_;
+        local = node == self_ || node == kNoNode;  // no such LAPIC: matched locally, delivered nowhere
         if (!local) remote_nodes.insert(node);
       } else {
         for (uint32_t n : node_of_apic_)
-          if (n != self_) remote_nodes.insert(n);
+          if (n != self_ && n != kNoNode) remote_nodes.insert(n);
       }
       break;
   }

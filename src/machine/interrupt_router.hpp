@@ -19,7 +19,9 @@ namespace amalgam::machine {
 class InterruptRouter {
  public:
   using RemoteSend = std::function<void(uint32_t node, const irq::InterruptMessage&)>;
-  // vcpus: this node's runners; node_of_apic: the node of each APIC ID.
+  static constexpr uint32_t kNoNode = UINT32_MAX;  // an APIC ID no vCPU has
+  // vcpus: this node's runners; node_of_apic: the node of each APIC ID
+  // (kNoNode for IDs between the ones in use).
   InterruptRouter(const std::vector<std::unique_ptr<vcpu::VcpuRunner>>& vcpus, uint32_t self,
                   std::vector<uint32_t> node_of_apic, RemoteSend remote)
       : vcpus_(vcpus), self_(self), node_of_apic_(std::move(node_of_apic)), remote_(std::move(remote)) {}

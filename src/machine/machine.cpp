@@ -20,6 +20,7 @@
 #include "common/error.hpp"
 #include "common/stop_signals.hpp"
 #include "devices/acpi_power.hpp"
+#include "devices/cmos_rtc.hpp"
 #include "devices/debug_exit.hpp"
 #include "devices/pm_timer.hpp"
 #include "irq/ioapic.hpp"
@@ -37,6 +38,8 @@ constexpr uint64_t kLapicTimerHz = 1'000'000'000;  // as QEMU and KVM: 1 ns per 
 constexpr uint64_t kVmxIdentityMap = 0xFFFB'C000;
 constexpr uint64_t kVmxTss = 0xFFFB'D000;
 constexpr uint64_t kIoapicSize = 0x1000;
+constexpr uint32_t kMsrTsc = 0x10;  // IA32_TIME_STAMP_COUNTER
+static_assert(devices::CmosRtc::kCenturyRegister == boot::kCmosCenturyIndex, "the FADT points at the RTC's century");
 
 void write_stdout(uint8_t byte) {
   while (::write(STDOUT_FILENO, &byte, 1) < 0 && errno == EINTR) {
@@ -50,10 +53,16 @@ MachineConfig validated(MachineConfig config) {
   return config;
 }
 
-std::vector<uint32_t> placement_by_apic(const MachineConfig& config) {
-  std::vector<uint32_t> out;
-  for (uint32_t i = 0; i < config.vcpus; ++i) out.push_back(config.node_of_vcpu(i));
+std::vector<uint32_t> placement_by_apic(const MachineConfig& config, const CpuTopology& topology) {
+  std::vector<uint32_t> out(topology.max_apic_id() + 1, InterruptRouter::kNoNode);
+  for (uint32_t i = 0; i < config.vcpus; ++i) out[topology.apic_ids[i]] = config.node_of_vcpu(i);
   return out;
+}
+
+uint64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 }  // namespace
 
@@ -62,7 +71,8 @@ Machine::Machine(MachineConfig config, NodeServices* services)
       services_(services),
       vm_(system_.create_vm()),
       memory_(memory::Layout(config_.memory_bytes)),
-      router_(vcpus_, config_.node_id, placement_by_apic(config_),
+      topology_(make_cpu_topology(numa_plan(config_, memory_.layout()), config_.vcpus)),
+      router_(vcpus_, config_.node_id, placement_by_apic(config_, topology_),
               [this](uint32_t node, const irq::InterruptMessage& m) {
                 if (services_) services_->send_interrupt(node, m);
               }) {
@@ -104,9 +114,9 @@ void Machine::load_guest() {
   }
 
   boot::AcpiConfig acpi;
-  for (uint32_t i = 0; i < config_.vcpus; ++i) acpi.apic_ids.push_back(i);
+  acpi.apic_ids = topology_.apic_ids;
   acpi.numa = numa_plan(config_, memory_.layout());
-  acpi.ioapic_id = static_cast<uint8_t>(config_.vcpus);
+  acpi.ioapic_id = static_cast<uint8_t>(ioapic_id());
   uint64_t rsdp = boot::write_acpi_tables(memory_, acpi);
 
   boot::StartInfoConfig info;
@@ -118,7 +128,7 @@ void Machine::load_guest() {
 }
 
 void Machine::create_devices() {
-  ioapic_ = std::make_shared<IoapicDevice>(static_cast<uint8_t>(config_.vcpus),
+  ioapic_ = std::make_shared<IoapicDevice>(static_cast<uint8_t>(ioapic_id()),
                                            [this](const irq::InterruptMessage& m) { router_.route(m, std::nullopt); });
   mmio_.add(memory::kIoapicBase, kIoapicSize, ioapic_, "IOAPIC");
 
@@ -132,20 +142,36 @@ void Machine::create_devices() {
                  boot::kAcpiS5SleepType, boot::kAcpiResetValue, [this] { stop(0, ""); },
                  [this] { stop(kStatusGuestReset, ""); }),
              "ACPI power");
+  // The RTC Linux finds at 0x70/0x71 without asking ACPI (docs/design.md,
+  // Guest time); on other nodes its ports are forwarded here like the UART's.
+  ports_.add(devices::CmosRtc::kPort, devices::CmosRtc::kSize,
+             std::make_shared<devices::CmosRtc>([] { return static_cast<int64_t>(realtime_ns()); }), "CMOS RTC");
   ports_.add(boot::kAcpiPmTimerPort, devices::PmTimer::kSize,
              std::make_shared<devices::PmTimer>(vcpu::monotonic_ns), "ACPI PM timer");
 }
+
+uint32_t Machine::ioapic_id() const { return topology_.max_apic_id() + 1; }
 
 void Machine::create_vcpus() {
   auto supported = system_.supported_cpuid();
   for (uint32_t i = 0; i < config_.vcpus; ++i) {
     if (config_.node_of_vcpu(i) != config_.node_id) continue;
     auto kvm_vcpu = vm_.create_vcpu(i);
-    vcpu::CpuidParams params{i, config_.vcpus, kvm_vcpu.tsc_khz(), static_cast<uint32_t>(kLapicTimerHz / 1000),
-                             config_.baseline_cpu};
+    uint32_t apic_id = topology_.apic_ids[i];
+    vcpu::CpuidParams params{apic_id, config_.vcpus, kvm_vcpu.tsc_khz(), static_cast<uint32_t>(kLapicTimerHz / 1000),
+                             config_.baseline_cpu, topology_.package_shift, topology_.package_vcpus[i]};
     kvm_vcpu.set_cpuid(vcpu::make_cpuid(supported, params));
-    vcpus_.push_back(std::make_unique<vcpu::VcpuRunner>(i, std::move(kvm_vcpu), i, i == 0, kLapicTimerHz, *this));
+    // Every vCPU of every node reads the host's TSC unshifted: on one host
+    // all agree exactly (docs/design.md, Guest time). Where KVM cannot set
+    // the offset, the TSC is written with the host's value instead.
+    if (!kvm_vcpu.set_tsc_offset(0)) kvm_vcpu.set_msr(kMsrTsc, vcpu::host_tsc());
+    vcpus_.push_back(
+        std::make_unique<vcpu::VcpuRunner>(i, std::move(kvm_vcpu), apic_id, i == 0, kLapicTimerHz, *this));
   }
+  // kvmclock reads the time since the machine's epoch on every node.
+  uint64_t epoch = config_.clock_epoch_ns ? config_.clock_epoch_ns : realtime_ns();
+  uint64_t now = realtime_ns();
+  vm_.set_clock(now > epoch ? now - epoch : 0, now);
   // vCPU 0, the BSP, starts at the PVH entry; the others wait for SIPI.
   if (is_device_node() && !vcpus_.empty() && vcpus_[0]->index() == 0)
     vcpus_[0]->start_at_pvh_entry(entry_, start_info_);

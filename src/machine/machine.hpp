@@ -15,6 +15,7 @@
 #include "devices/uart16550.hpp"
 #include "kvm/system.hpp"
 #include "kvm/vm.hpp"
+#include "machine/cpu_topology.hpp"
 #include "machine/interrupt_router.hpp"
 #include "machine/ioapic_device.hpp"
 #include "machine/machine_config.hpp"
@@ -65,6 +66,7 @@ class Machine : public vcpu::VcpuHost {
   void stop(int status, const std::string& failure, bool announce = true);
   void tear_down();
   bool is_device_node() const { return config_.node_id == 0; }
+  uint32_t ioapic_id() const;  // the first ID above every vCPU's
   uint64_t forward(const IoAccess& access);
   uint64_t perform(const IoAccess& access);
   void stdin_loop();
@@ -74,6 +76,7 @@ class Machine : public vcpu::VcpuHost {
   kvm::System system_;
   kvm::Vm vm_;
   memory::GuestMemory memory_;
+  CpuTopology topology_;  // APIC IDs and packages, from the NUMA plan
   uint64_t entry_ = 0;
   uint64_t start_info_ = 0;
 

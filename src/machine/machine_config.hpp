@@ -28,6 +28,9 @@ struct MachineConfig {
   // Guest RAM allocated before the guest runs: all of it on one node, each
   // node's own share on several (dsm::Options::preallocate).
   bool preallocate = false;
+  // Host CLOCK_REALTIME, in ns, at which the guest's kvmclock reads zero: the
+  // launcher gives every node the same one. 0: when this machine starts.
+  uint64_t clock_epoch_ns = 0;
 
   // One node of several: this process runs the vCPUs whose entry in
   // placement is node_id; node 0 also loads the guest and hosts the devices.
