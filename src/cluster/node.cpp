@@ -104,6 +104,8 @@ class ClusterNode : public machine::NodeServices {
   bool start_ = false;
 
   std::chrono::microseconds fault_spin_;
+  bool page_heat_ = false;
+  static constexpr size_t kHottestPagesShown = 5;
   // Per node, Clock ticks; written by whichever thread takes a frame.
   std::unique_ptr<std::atomic<Clock::rep>[]> last_heard_;
   std::atomic<uint64_t> ipis_forwarded_{0}, io_forwarded_{0}, ios_served_{0};
@@ -121,6 +123,7 @@ ClusterNode::ClusterNode(const machine::MachineConfig& config, const NodeOptions
   t.busy_poll = options.busy_poll;
   transport_ = std::make_unique<net::UcxTransport>(t);
   fault_spin_ = options.fault_spin;
+  page_heat_ = options.page_heat;
   last_heard_ = std::make_unique<std::atomic<Clock::rep>[]>(nodes_);
   for (uint32_t n = 0; n < nodes_; ++n) last_heard_[n] = Clock::now().time_since_epoch().count();
   receiver_ = std::thread([this] { receive_loop(); });
@@ -176,6 +179,7 @@ void ClusterNode::attach_memory(const memory::GuestMemory& memory) {
         }
       });
   engine->set_hold(std::chrono::microseconds(config_.dsm_hold_us));
+  if (page_heat_) engine->count_faults_per_page();
   engine->start();
   std::lock_guard lock(dsm_mu_);
   engine_ = std::move(engine);
@@ -420,12 +424,20 @@ std::string ClusterNode::stats_line() const {
     if (engine_) s = engine_->stats();
   }
   const auto& p = s.protocol;
-  return fmt::format(
+  std::string hottest;
+  {
+    auto* self = const_cast<ClusterNode*>(this);
+    std::lock_guard lock(self->dsm_mu_);
+    if (engine_)
+      for (const auto& [page, faults] : engine_->hottest_pages(kHottestPagesShown))
+        hottest += fmt::format("{}{:#x}:{}", hottest.empty() ? " hottest_pages=" : ",", page << 12, faults);
+  }
+  return hottest.insert(0, fmt::format(
       "read_faults={} write_faults={} zero_fills={} preallocated={} invalidations_sent={} invalidations_received={} "
       "pages_in={} pages_out={} bytes_in={} bytes_out={} held={} ipis_forwarded={} io_forwarded={} io_served={}",
       p.read_faults, p.write_faults, p.zero_fills, s.preallocated_pages, p.invalidations_sent, p.invalidations_received,
       p.pages_received, p.pages_sent, p.bytes_received, p.bytes_sent, s.held_messages, ipis_forwarded_.load(),
-      io_forwarded_.load(), ios_served_.load());
+      io_forwarded_.load(), ios_served_.load()));
 }
 
 }  // namespace
@@ -452,7 +464,8 @@ namespace {
 bool result_is_reported_by_node_zero(const machine::MachineResult& r) { return !r.by_signal; }
 }  // namespace
 
-machine::MachineResult run_node(machine::MachineConfig config, const NodeOptions& options, bool stats) {
+machine::MachineResult run_node(machine::MachineConfig config, NodeOptions options, bool stats) {
+  options.page_heat = stats;
   config.forward_stdin = config.node_id == 0;
   bool node_zero = config.node_id == 0;
   // Node 0 keeps the time limit and stops the others when it runs out.

@@ -43,6 +43,8 @@ struct NodeOptions {
   // (DsmEngine::AwaitFunction): the answer then wakes no thread on this
   // node, at the price of the fault thread's CPU while it waits. 0: off.
   std::chrono::microseconds fault_spin{kDefaultFaultSpin};
+  // Count DSM faults per page and name the hottest in stats_line() (--stats).
+  bool page_heat = false;
 };
 
 // "a:1,b:2": throws UsageError naming --addresses unless there is one
@@ -52,6 +54,6 @@ std::vector<std::string> parse_addresses(const std::string& text, uint32_t nodes
 // Runs this process as node config.node_id until the machine stops. Node 0's
 // result carries the machine's status and failure line; the other nodes end
 // with status 0 when node 0 stopped them.
-machine::MachineResult run_node(machine::MachineConfig config, const NodeOptions& options, bool stats);
+machine::MachineResult run_node(machine::MachineConfig config, NodeOptions options, bool stats);
 
 }  // namespace amalgam::cluster

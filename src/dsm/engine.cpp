@@ -209,6 +209,16 @@ void DsmEngine::signal() {
     throw SystemError("write(eventfd)", errno);
 }
 
+void DsmEngine::count_faults_per_page() {
+  if (running_.load()) throw std::logic_error("DSM engine: count_faults_per_page() after start()");
+  PageNumber end = ranges_.empty() ? 0 : (ranges_.back().slot.gpa + ranges_.back().slot.size) / kPageSize;
+  heat_ = std::make_unique<PageHeat>(end);
+}
+
+std::vector<std::pair<PageNumber, uint32_t>> DsmEngine::hottest_pages(size_t n) const {
+  return heat_ ? heat_->hottest(n) : std::vector<std::pair<PageNumber, uint32_t>>{};
+}
+
 EngineStats DsmEngine::stats() const {
   std::lock_guard lock(stats_mutex_);
   return published_;
@@ -318,6 +328,7 @@ void DsmEngine::work_round(bool faults, bool signalled) {
       ++(f.wp ? stats_.wp_faults : stats_.missing_faults);
       Located at = locate_address(f.address);
       PageNumber page = (at.range->slot.gpa >> 12) + at.index;
+      if (heat_) heat_->count(page);
       protocol_.on_fault(page, f.write ? Access::Write : Access::Read, actions_);
       execute();
       if (protocol_.pending(page)) {

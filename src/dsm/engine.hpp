@@ -121,6 +121,7 @@
 
 #include "common/deadline_thread.hpp"
 #include "common/unique_fd.hpp"
+#include "dsm/page_heat.hpp"
 #include "dsm/protocol.hpp"
 #include "memory/guest_memory.hpp"
 #include "memory/userfaultfd.hpp"
@@ -178,6 +179,10 @@ class DsmEngine {
   // Progress (above): keep a page mapped here at least this long before a
   // Forward or Invalidate takes it. Before start(); 0 (the default): off.
   void set_hold(std::chrono::nanoseconds hold) { hold_ = hold; }
+  // Count faults per page (PageHeat) from now on. Before start().
+  void count_faults_per_page();
+  // The n pages with most faults here (empty unless counted), any thread.
+  std::vector<std::pair<PageNumber, uint32_t>> hottest_pages(size_t n) const;
 
   // Starts the fault thread (once).
   void start();
@@ -283,6 +288,7 @@ class DsmEngine {
   std::vector<memory::Userfaultfd::FaultEvent> faults_;
   std::vector<Message> messages_;
   EngineStats stats_;
+  std::unique_ptr<PageHeat> heat_;  // set before start(), counted by the fault thread
   PageNumber just_mapped_ = ~PageNumber{0};  // mapped (and woken) by the last MapPage
   // Progress (above): when each page was last mapped here, for the pages
   // mapped less than hold_ ago (older entries are pruned, oldest first); the
