@@ -113,12 +113,12 @@ relays+=($!)
 
 # The emulated CPU: an EPYC with SVM, less what TCG cannot emulate (QEMU
 # warns about each otherwise).
-cpu=EPYC,+svm,-rdseed,-sha-ni,-fxsr-opt,-misalignsse,-3dnowprefetch,-osvw,-topoext,-nrip-save,-xsavec
+cpu=EPYC,+svm,-rdseed,-sha-ni,-fxsr-opt,-misalignsse,-3dnowprefetch,-osvw,-topoext,-nrip-save,-xsavec,-xsave,-xsaveopt,-xgetbv1,-avx,-avx2,-fma,-f16c
 qemu-system-x86_64 \
   -accel "tcg,thread=$tcg_threads" -cpu "$cpu" -smp "$smp" -m "$memory" \
   -nodefaults -no-user-config -display none -monitor none -no-reboot \
   -kernel "$cache/vmlinuz" -initrd "$cache/initramfs.cpio" \
-  -append "console=ttyS0 quiet panic=-1 lab.run=$run lab.npt=$npt" \
+  -append "console=ttyS0 quiet panic=-1 tsc=reliable lab.run=$run lab.npt=$npt" \
   -serial "file:$run/console.log" \
   -virtfs "local,path=/,mount_tag=hostroot,security_model=passthrough,multidevs=remap" \
   -device virtio-serial-pci \
