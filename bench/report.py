@@ -38,6 +38,27 @@ def guest_runs(out, name):
     return runs, failed
 
 
+def linux_runs(out, nodes):
+    """Boot to /init and the kit's parallel job, by the guest's clock, of each
+    linux_<nodes>nodes_<r> run that powered off; with its --stats counters."""
+    runs, failed = [], 0
+    for meta in sorted(out.glob(f"linux_{nodes}nodes_[0-9]*.meta")):
+        m = dict(kv.split("=", 1) for kv in meta.read_text().split())
+        text = meta.with_suffix(".out").read_text(errors="replace")
+        init = re.search(r"^\[ *([0-9.]+)\] Run /init as init process", text, re.M)
+        job = re.search(r"^amalgam-kit: jobs=(\d+) work=(\d+) seconds=([0-9.]+)", text, re.M)
+        if m["rc"] != "0" or not init or not job:
+            failed += 1
+            continue
+        faults = sum(int(x) for x in re.findall(r"(?:read|write)_faults=(\d+)", text))
+        forwarded = sum(int(x) for x in re.findall(r"io_forwarded=(\d+)", text))
+        ipis = sum(int(x) for x in re.findall(r"ipis_forwarded=(\d+)", text))
+        runs.append({"boot_to_init_s": float(init.group(1)), "job_s": float(job.group(3)),
+                     "jobs": int(job.group(1)), "work_blocks": int(job.group(2)), "wall_s": float(m["wall_s"]),
+                     "dsm_faults": faults, "io_forwarded": forwarded, "ipis_forwarded": ipis})
+    return runs, failed
+
+
 def figure(runs, key, convert=float):
     return median([convert(r[key]) for r in runs if key in r])
 
@@ -253,6 +274,14 @@ def main():
         "shared_counter_no_livelock": {"completed_runs": cnt2_n["runs"], "failed_runs": cnt2_n["failed_runs"],
                                        "met": cnt2_n["runs"] > 0 and cnt2_n["failed_runs"] == 0},
     }
+    linux = {}
+    for n in (1, 2, 3):
+        runs, failed = linux_runs(out, n)
+        linux[f"{n}_nodes"] = {"runs": len(runs), "failed_runs": failed,
+                               **{k: figure(runs, k) for k in ("boot_to_init_s", "job_s", "wall_s", "dsm_faults",
+                                                                 "io_forwarded", "ipis_forwarded")}}
+    results["linux"] = {"basis": "Debian's kernel, guest kit, 4 vCPUs, 512 MiB; times by the guest's kvmclock "
+                                 "(printk timestamp of 'Run /init', the kit's job time)", **linux}
     Path(a.json_out).write_text(json.dumps(results, indent=2) + "\n")
 
     def f(v, fmt="{:.1f}"):
@@ -303,6 +332,14 @@ def main():
                  f"guest workload {f(r['qemu_guest_us'], '{:.0f}')} vs {f(r['amalgam_guest_us'], '{:.0f}')} us, "
                  f"ratio {f(r['guest_ratio'], '{:.2f}')}; whole run {f(r['qemu_wall_s'], '{:.2f}')} vs "
                  f"{f(r['amalgam_wall_s'], '{:.2f}')} s (QEMU's includes SeaBIOS)"))
+    li = results["linux"]
+    rows.append(("Linux boot to /init", "Debian kernel, 4 vCPUs; 1; 2; 3 nodes (guest clock)",
+                 "; ".join(f(li[f"{n}_nodes"]["boot_to_init_s"]) for n in (1, 2, 3)) + " s"))
+    rows.append(("Linux parallel job", "guest kit: one md5sum pinned to each CPU at once; 1; 2; 3 nodes",
+                 "; ".join(f(li[f"{n}_nodes"]["job_s"], "{:.2f}") for n in (1, 2, 3)) + " s"))
+    rows.append(("Linux boot: where the time goes", "DSM faults; forwarded I/O; forwarded IPIs; 1; 2; 3 nodes",
+                 "; ".join(f"{f(li[f'{n}_nodes']['dsm_faults'], '{:.0f}')}/{f(li[f'{n}_nodes']['io_forwarded'], '{:.0f}')}"
+                           f"/{f(li[f'{n}_nodes']['ipis_forwarded'], '{:.0f}')}" for n in (1, 2, 3))))
     pb = results["protocol_microbenchmark"]
     if pb:
         best = min(pb["per_event_ns"].values()) if pb["per_event_ns"] else None

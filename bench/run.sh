@@ -19,7 +19,11 @@
 #   3. guests on amalgam, 1 node against 2 nodes (page throughput, NUMA-local
 #      scaling with RAM allocated on first touch and with --preallocate, a
 #      shared counter, IPI round trip) and on QEMU/KVM
-#   4. bench/report.py: medians, goals, table and JSON
+#   4. Debian's kernel with the guest kit (scripts/guest-kit.sh) on 1, 2 and 3
+#      nodes, 4 vCPUs, in the same round: boot time to /init and the kit's job
+#      pinned to each CPU at once, both by the guest's own clock (kvmclock),
+#      with amalgam's --stats counters
+#   5. bench/report.py: medians, goals, table and JSON
 # Needs root (userfaultfd, /dev/kvm, apt-get) like scripts/test.sh.
 set -euo pipefail
 
@@ -66,12 +70,13 @@ amalgam=$build/bin/amalgam
 if ((quick)); then
   fault_args=(--pages 100 --rounds 3 --pings 500)
   proto_time=0.05
-  mib=4 kib=512 passes=20 iterations=20000 ipi_rounds=50
+  mib=4 kib=512 passes=20 iterations=20000 ipi_rounds=50 linux_work=16
 else
   fault_args=(--pages 500 --rounds 5 --pings 5000)
   proto_time=0.3
-  mib=16 kib=2048 passes=100 iterations=200000 ipi_rounds=200
+  mib=16 kib=2048 passes=100 iterations=200000 ipi_rounds=200 linux_work=256
 fi
+kit=$("$here/scripts/guest-kit.sh")
 
 echo "bench: protocol micro-benchmark" >&2
 "$build/bench/bench_dsm_protocol" --benchmark_min_time="$proto_time" --benchmark_out="$out/dsm_protocol.json" \
@@ -123,8 +128,12 @@ for ((r = 1; r <= repeats; r++)); do
   run_guest "ipi_2nodes_$r" am --nodes 2 --vcpus 2 --guest ipi --cmdline "rounds=$ipi_rounds"
   run_guest "qemu_numalocal_$r" guest/run-on-qemu.sh numalocal 2 "kib=$kib passes=$passes"
   run_guest "amalgam_numalocal_$r" am --vcpus 2 --guest numalocal --cmdline "kib=$kib passes=$passes"
+  for n in 1 2 3; do
+    run_guest "linux_${n}nodes_$r" "$amalgam" run --timeout 900 --stats --nodes "$n" --vcpus 4 --memory 512M \
+      --kernel "$kit/vmlinuz" --initrd "$kit/initramfs.cpio" --cmdline "console=ttyS0 amalgam.work=$linux_work"
+  done
 done
 
 python3 "$here/bench/report.py" "$out" "$build/bench/results.json" --repeats "$repeats" \
-  --config "mib=$mib prefetch=$prefetch kib=$kib passes=$passes iterations=$iterations ipi_rounds=$ipi_rounds fault=${fault_args[*]}" \
+  --config "mib=$mib prefetch=$prefetch kib=$kib passes=$passes iterations=$iterations ipi_rounds=$ipi_rounds linux_work=$linux_work fault=${fault_args[*]}" \
   | tee "$build/bench/results.md"

@@ -8,8 +8,10 @@
 #                  a bzImage with an XZ payload: amalgam unpacks it on the host
 #   vmlinux        the same kernel as a plain ELF (the payload unpacked with xz)
 #   initramfs.cpio a busybox-static initramfs whose /init prints nproc, the
-#                  NUMA nodes in /sys/devices/system/node and MemTotal, then
-#                  powers off (`init=/bin/sh` or rdinit=/bin/sh for a shell)
+#                  NUMA nodes in /sys/devices/system/node, MemTotal and the
+#                  clocksource, runs one job pinned to each CPU at once and
+#                  says where each ran and how long they took, then powers off
+#                  (amalgam.shell on the command line: a shell first)
 #   cmdline        the kernel command line the tests use
 # Packages are fetched with `apt-get download` (nothing is installed but cpio)
 # and reused on the next run. Prints the cache folder on stdout.
@@ -71,8 +73,11 @@ if [[ ! -s $kit/vmlinux ]]; then
   mv "$kit/vmlinux.tmp" "$kit/vmlinux"
 fi
 
-# --- the initramfs: busybox-static and an init that reports and powers off ---
-if [[ ! -s $kit/initramfs.cpio ]]; then
+# --- the initramfs: busybox-static and an init that reports, works, powers off ---
+# Bump kit_init_version when the init below changes: a cached initramfs with
+# another version is rebuilt.
+kit_init_version=2
+if [[ ! -s $kit/initramfs.cpio || $(cat "$kit/initramfs.version" 2>/dev/null) != "$kit_init_version" ]]; then
   need_cpio
   deb=$(fetch busybox-static)
   root=$kit/initramfs-root
@@ -81,29 +86,51 @@ if [[ ! -s $kit/initramfs.cpio ]]; then
   mkdir -p "$root"/{bin,dev,proc,sys,etc}
   cp "$kit/busybox-root/bin/busybox" "$root/bin/busybox"
   rm -rf "$kit/busybox-root"
-  for applet in sh mount cat ls nproc poweroff reboot echo grep sleep uname dmesg; do
+  for applet in sh mount cat ls nproc poweroff reboot echo grep sleep uname dmesg taskset seq dd md5sum awk \
+                tr date hwclock; do
     ln -sf busybox "$root/bin/$applet"
   done
   cat >"$root/init" <<'EOF'
 #!/bin/sh
-# Amalgam guest kit: report what the guest sees, then power off.
-/bin/busybox mount -t proc proc /proc
-/bin/busybox mount -t sysfs sysfs /sys
-/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
-echo "amalgam-kit: nproc=$(/bin/busybox nproc)"
-nodes=$(cd /sys/devices/system/node && /bin/busybox ls -d node* 2>/dev/null | /bin/busybox tr '\n' ' ')
+# Amalgam guest kit: report what the guest sees, run one job on every CPU at
+# once, then power off (amalgam.shell on the command line: a shell first;
+# amalgam.work=N: blocks of 64 KiB each CPU hashes, default 16).
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "amalgam-kit: nproc=$(nproc)"
+nodes=$(cd /sys/devices/system/node && ls -d node* 2>/dev/null | tr '\n' ' ')
 echo "amalgam-kit: numa_nodes=${nodes% }"
-echo "amalgam-kit: $(/bin/busybox grep MemTotal /proc/meminfo)"
-if /bin/busybox grep -q amalgam.shell /proc/cmdline; then
+echo "amalgam-kit: nodes_online=$(cat /sys/devices/system/node/online)"
+echo "amalgam-kit: $(grep MemTotal /proc/meminfo)"
+echo "amalgam-kit: clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+if grep -q amalgam.shell /proc/cmdline; then
   echo "amalgam-kit: shell (exit or poweroff -f to end)"
   /bin/sh
 fi
+work=16
+for word in $(cat /proc/cmdline); do
+  case $word in amalgam.work=*) work=${word#amalgam.work=} ;; esac
+done
+cpus=$(nproc)
+started=$(awk '{print $1}' /proc/uptime)
+for cpu in $(seq 0 $((cpus - 1))); do
+  # Each job is pinned to one CPU and says where it ran (/proc/self/stat
+  # field 39: the CPU the process last ran on).
+  taskset -c "$cpu" sh -c "dd if=/dev/zero bs=64k count=$work 2>/dev/null | md5sum >/dev/null;
+    echo \"amalgam-kit: job $cpu done on cpu \$(awk '{print \$39}' /proc/self/stat)\"" &
+done
+wait
+ended=$(awk '{print $1}' /proc/uptime)
+echo "amalgam-kit: jobs=$cpus work=$work seconds=$(awk "BEGIN {printf \"%.2f\", $ended - $started}")"
 echo "amalgam-kit: poweroff"
-/bin/busybox poweroff -f
+poweroff -f
 EOF
   chmod 755 "$root/init"
   (cd "$root" && find . -print0 | sort -z | cpio --null -o -H newc --quiet) >"$kit/initramfs.cpio.tmp"
   mv "$kit/initramfs.cpio.tmp" "$kit/initramfs.cpio"
+  echo "$kit_init_version" >"$kit/initramfs.version"
   rm -rf "$root"
 fi
 
