@@ -1,11 +1,11 @@
 // Per-event cost of the DSM protocol: an event is one on_fault or on_message
-// call (items_per_second below). The Cluster's model of the engines (copying
-// 4 KiB pages in and out of messages) is included where a Cluster is used.
+// call (items_per_second below). The ModelCluster's model of the engines (copying
+// 4 KiB pages in and out of messages) is included where a ModelCluster is used.
 #include <benchmark/benchmark.h>
 
 #include <vector>
 
-#include "dsm/cluster.hpp"
+#include "dsm/model_cluster.hpp"
 #include "dsm/protocol.hpp"
 #include "dsm/simulator.hpp"
 
@@ -18,7 +18,7 @@ NodeId home_is_zero(PageNumber) { return 0; }
 // Runs `round` (which faults and delivers) and reports events per second and
 // messages per round.
 template <typename Round>
-void run_rounds(benchmark::State& state, Cluster& c, Round round) {
+void run_rounds(benchmark::State& state, ModelCluster& c, Round round) {
   uint64_t events = c.events();
   uint64_t messages = c.totals().messages_sent;
   for (auto _ : state) round();
@@ -53,7 +53,7 @@ BENCHMARK(BM_HomeZeroFault);
 // Two nodes take turns writing one page: each round moves ownership and the
 // bytes (Request, Forward, Data, Grant, Done).
 void BM_WritePingPong(benchmark::State& state) {
-  Cluster c(3, 1, home_is_zero);
+  ModelCluster c(3, 1, home_is_zero);
   NodeId writer = 1;
   run_rounds(state, c, [&] {
     writer = writer == 1 ? 2 : 1;
@@ -67,11 +67,11 @@ BENCHMARK(BM_WritePingPong);
 // sharers (and its own copy) and the writer collects the acks.
 void BM_ShareThenInvalidate(benchmark::State& state) {
   const auto nodes = static_cast<uint32_t>(state.range(0));
-  Cluster c(nodes, 1, home_is_zero);
+  ModelCluster c(nodes, 1, home_is_zero);
   NodeId writer = 0;
   run_rounds(state, c, [&] {
     for (NodeId n = 0; n < nodes; ++n) {
-      if (c.mapping(n, 0) == Cluster::Mapping::None) c.fault(n, 0, Access::Read);
+      if (c.mapping(n, 0) == ModelCluster::Mapping::None) c.fault(n, 0, Access::Read);
     }
     c.deliver_all();
     writer = (writer + 1) % nodes;

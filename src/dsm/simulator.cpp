@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "dsm/cluster.hpp"
+#include "dsm/model_cluster.hpp"
 
 namespace amalgam::dsm {
 
@@ -47,7 +47,7 @@ std::string replay_command(const SimConfig& c) {
 
 namespace {
 
-using Mapping = Cluster::Mapping;
+using Mapping = ModelCluster::Mapping;
 using Outcome = SimResult::Outcome;
 
 bool permits(Mapping m, Access a) {
@@ -113,9 +113,9 @@ class Simulation {
   uint32_t drop_ppm_;
   uint32_t duplicate_ppm_;
   std::vector<NodeId> home_;
-  Cluster cluster_;
+  ModelCluster cluster_;
   std::vector<std::vector<Vcpu>> vcpus_of_;
-  std::vector<Cluster::Page> latest_;   // the value a read must return
+  std::vector<ModelCluster::Page> latest_;   // the value a read must return
   std::vector<uint8_t> ever_mapped_;
   std::vector<uint8_t> bytes_dropped_;  // a payload of the page was lost in the network
   // Injected faults by what they change in the accounting at rest.

@@ -1,4 +1,4 @@
-// A deterministic, seeded simulator that runs the DSM protocol on a Cluster
+// A deterministic, seeded simulator that runs the DSM protocol on a ModelCluster
 // and checks it after every step.
 //
 // Each node has a few vCPUs; a step either delivers a random message from the
@@ -12,7 +12,7 @@
 //   - every page changed in the step: each mapped copy equals the latest value;
 //   - a page ever touched has a copy somewhere (mapped, or in transit);
 //   - bytes on the wire equal the latest value (checked on delivery);
-//   - the engine was used correctly (Cluster::violations);
+//   - the engine was used correctly (ModelCluster::violations);
 //   - no protocol error (checked after the checks above, so that a step that
 //     both rejects a message and corrupts memory counts as a corruption);
 //   - if the network is empty, no vCPU is still waiting (deadlock).

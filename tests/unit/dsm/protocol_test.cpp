@@ -1,31 +1,31 @@
-// Single scenarios of the DSM protocol, run on a Cluster whose messages are
+// Single scenarios of the DSM protocol, run on a ModelCluster whose messages are
 // delivered in an order each test chooses.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <stdexcept>
 
-#include "dsm/cluster.hpp"
+#include "dsm/model_cluster.hpp"
 #include "dsm/protocol.hpp"
 
 using namespace amalgam::dsm;
-using Mapping = Cluster::Mapping;
+using Mapping = ModelCluster::Mapping;
 
 namespace {
 
 // Page p's home is node p % nodes.
-Cluster make(uint32_t nodes, uint32_t pages = 4, Options options = {}) {
-  return Cluster(nodes, pages, [nodes](PageNumber p) { return static_cast<NodeId>(p % nodes); }, options);
+ModelCluster make(uint32_t nodes, uint32_t pages = 4, Options options = {}) {
+  return ModelCluster(nodes, pages, [nodes](PageNumber p) { return static_cast<NodeId>(p % nodes); }, options);
 }
 
-uint64_t load(const Cluster& c, NodeId n, PageNumber p) {
+uint64_t load(const ModelCluster& c, NodeId n, PageNumber p) {
   uint64_t v;
   std::memcpy(&v, c.bytes(n, p).data(), sizeof v);
   return v;
 }
 
 // Node n writes v at offset 0 of page p, faulting first if it must.
-void write(Cluster& c, NodeId n, PageNumber p, uint64_t v) {
+void write(ModelCluster& c, NodeId n, PageNumber p, uint64_t v) {
   if (c.mapping(n, p) != Mapping::ReadWrite) {
     c.fault(n, p, Access::Write);
     c.deliver_all();
@@ -34,15 +34,15 @@ void write(Cluster& c, NodeId n, PageNumber p, uint64_t v) {
   c.store(n, p, 0, v);
 }
 
-void read(Cluster& c, NodeId n, PageNumber p) {
+void read(ModelCluster& c, NodeId n, PageNumber p) {
   c.fault(n, p, Access::Read);
   c.deliver_all();
   ASSERT_NE(c.mapping(n, p), Mapping::None);
 }
 
 // Page 0 (value 1, home 0) read-only at nodes 0..nodes-1.
-Cluster shared_everywhere(uint32_t nodes) {
-  Cluster c = make(nodes);
+ModelCluster shared_everywhere(uint32_t nodes) {
+  ModelCluster c = make(nodes);
   c.fault(0, 0, Access::Write);
   c.store(0, 0, 0, 1);
   for (NodeId n = 1; n < nodes; ++n) {
@@ -52,14 +52,14 @@ Cluster shared_everywhere(uint32_t nodes) {
   return c;
 }
 
-void deliver(Cluster& c, MessageType type, NodeId to) {
+void deliver(ModelCluster& c, MessageType type, NodeId to) {
   size_t i = c.find(type, to);
-  ASSERT_NE(i, Cluster::npos) << to_string(type) << " to " << to;
+  ASSERT_NE(i, ModelCluster::npos) << to_string(type) << " to " << to;
   c.deliver(i);
 }
 
 // The home's directory of page p, at rest.
-void expect_directory(const Cluster& c, PageNumber p, NodeSet holders, bool exclusive) {
+void expect_directory(const ModelCluster& c, PageNumber p, NodeSet holders, bool exclusive) {
   auto dir = c.node(static_cast<NodeId>(p % c.nodes())).directory(p);
   ASSERT_TRUE(dir);
   EXPECT_EQ(dir->holders, holders);
@@ -67,7 +67,7 @@ void expect_directory(const Cluster& c, PageNumber p, NodeSet holders, bool excl
   EXPECT_FALSE(dir->busy);
 }
 
-void expect_clean(const Cluster& c) {
+void expect_clean(const ModelCluster& c) {
   EXPECT_TRUE(c.errors().empty()) << c.errors().front().what;
   EXPECT_TRUE(c.violations().empty()) << c.violations().front();
 }
@@ -83,7 +83,7 @@ TEST(DsmProtocol, RejectsBadConstruction) {
 }
 
 TEST(DsmProtocol, ZeroPageAtHomeNeedsNoMessage) {
-  Cluster c = make(2);
+  ModelCluster c = make(2);
   c.fault(0, 0, Access::Write);
   EXPECT_TRUE(c.network().empty());
   EXPECT_EQ(c.mapping(0, 0), Mapping::ReadWrite);
@@ -98,7 +98,7 @@ TEST(DsmProtocol, ZeroPageAtHomeNeedsNoMessage) {
 }
 
 TEST(DsmProtocol, ZeroPageRemoteAsksTheHomeAndGetsNoBytes) {
-  Cluster c = make(2);
+  ModelCluster c = make(2);
   c.fault(1, 0, Access::Read);
   ASSERT_EQ(c.network().size(), 1u);
   EXPECT_EQ(c.network()[0].type, MessageType::Request);
@@ -115,7 +115,7 @@ TEST(DsmProtocol, ZeroPageRemoteAsksTheHomeAndGetsNoBytes) {
 }
 
 TEST(DsmProtocol, ReadMissGetsTheHomesBytesAndDowngradesIt) {
-  Cluster c = make(2);
+  ModelCluster c = make(2);
   write(c, 0, 0, 42);
   read(c, 1, 0);
   EXPECT_EQ(load(c, 1, 0), 42u);
@@ -127,12 +127,12 @@ TEST(DsmProtocol, ReadMissGetsTheHomesBytesAndDowngradesIt) {
 }
 
 TEST(DsmProtocol, DowngradeWriteProtectsBeforeReadingTheBytes) {
-  Cluster c = make(3);
+  ModelCluster c = make(3);
   write(c, 2, 0, 7);  // owner 2, home 0
   c.fault(1, 0, Access::Read);
   deliver(c, MessageType::Request, 0);
   size_t i = c.find(MessageType::Forward, 2);
-  ASSERT_NE(i, Cluster::npos);
+  ASSERT_NE(i, ModelCluster::npos);
   std::vector<Action> out;
   c.node(2).on_message(c.network()[i], out);
   ASSERT_EQ(out.size(), 2u);
@@ -146,7 +146,7 @@ TEST(DsmProtocol, DowngradeWriteProtectsBeforeReadingTheBytes) {
 }
 
 TEST(DsmProtocol, ReadMissForwardedToAThirdNodeOwner) {
-  Cluster c = make(3);
+  ModelCluster c = make(3);
   write(c, 2, 0, 9);
   read(c, 1, 0);
   EXPECT_EQ(load(c, 1, 0), 9u);
@@ -158,7 +158,7 @@ TEST(DsmProtocol, ReadMissForwardedToAThirdNodeOwner) {
 }
 
 TEST(DsmProtocol, WriteMissTakesPageAndOwnershipFromTheOwner) {
-  Cluster c = make(3);
+  ModelCluster c = make(3);
   write(c, 2, 0, 5);
   write(c, 1, 0, 6);
   EXPECT_EQ(c.mapping(2, 0), Mapping::None);
@@ -171,7 +171,7 @@ TEST(DsmProtocol, WriteMissTakesPageAndOwnershipFromTheOwner) {
 }
 
 TEST(DsmProtocol, UpgradeSharedToExclusiveMovesNoBytes) {
-  Cluster c = shared_everywhere(3);
+  ModelCluster c = shared_everywhere(3);
   uint64_t pages_before = c.totals().pages_sent;
   write(c, 1, 0, 4);
   EXPECT_EQ(c.totals().pages_sent, pages_before);
@@ -183,7 +183,7 @@ TEST(DsmProtocol, UpgradeSharedToExclusiveMovesNoBytes) {
 
 TEST(DsmProtocol, WriteWaitsForEveryInvalidationAck) {
   constexpr uint32_t kNodes = 8;
-  Cluster c = shared_everywhere(kNodes);
+  ModelCluster c = shared_everywhere(kNodes);
   c.fault(3, 0, Access::Write);
   deliver(c, MessageType::Request, 0);
   deliver(c, MessageType::Grant, 3);
@@ -208,7 +208,7 @@ TEST(DsmProtocol, WriteWaitsForEveryInvalidationAck) {
 }
 
 TEST(DsmProtocol, AcksBeforeTheGrantAreKept) {
-  Cluster c = shared_everywhere(3);
+  ModelCluster c = shared_everywhere(3);
   c.fault(1, 0, Access::Write);
   deliver(c, MessageType::Request, 0);
   deliver(c, MessageType::Invalidate, 2);
@@ -222,7 +222,7 @@ TEST(DsmProtocol, AcksBeforeTheGrantAreKept) {
 }
 
 TEST(DsmProtocol, RequestOvertakingItsOwnDoneIsQueued) {
-  Cluster c = make(2);
+  ModelCluster c = make(2);
   c.fault(1, 0, Access::Read);
   deliver(c, MessageType::Request, 0);
   deliver(c, MessageType::Grant, 1);
@@ -237,7 +237,7 @@ TEST(DsmProtocol, RequestOvertakingItsOwnDoneIsQueued) {
 }
 
 TEST(DsmProtocol, DuplicateFaultsAreCoalesced) {
-  Cluster c = make(2);
+  ModelCluster c = make(2);
   c.fault(1, 0, Access::Read);
   c.fault(1, 0, Access::Read);
   c.fault(1, 0, Access::Write);  // asked for once the read is in
@@ -253,7 +253,7 @@ TEST(DsmProtocol, DuplicateFaultsAreCoalesced) {
 }
 
 TEST(DsmProtocol, FaultWhileAnInvalidationIsInFlight) {
-  Cluster c = make(3);
+  ModelCluster c = make(3);
   write(c, 0, 0, 1);
   read(c, 1, 0);
   c.fault(2, 0, Access::Write);
@@ -278,7 +278,7 @@ TEST(DsmProtocol, FaultWhileAnInvalidationIsInFlight) {
 }
 
 TEST(DsmProtocol, HomeFaultsWhileARemoteTransactionRuns) {
-  Cluster c = make(2);
+  ModelCluster c = make(2);
   write(c, 1, 0, 11);  // page 0's home is node 0, owned by node 1
   c.fault(1, 0, Access::Read);  // permitted: only a wake
   c.fault(0, 0, Access::Read);
@@ -293,7 +293,7 @@ TEST(DsmProtocol, HomeFaultsWhileARemoteTransactionRuns) {
 TEST(DsmProtocol, FirstTouchAtTheHomeClaimsTheUntouchedRunThatFollows) {
   // Pages 0..7 are homed on node 0, pages 8..11 on node 1; pages 12.. exist nowhere.
   auto home = [](PageNumber p) -> NodeId { return p < 8 ? 0 : p < 12 ? 1 : kMaxNodes; };
-  Cluster c(2, 12, home, Options{.claim = 3});
+  ModelCluster c(2, 12, home, Options{.claim = 3});
   write(c, 1, 2, 5);  // node 1 asks the home for page 2: no claim, it is not node 1's home
   EXPECT_EQ(c.node(1).counters().claims, 0u);
   read(c, 0, 0);  // a read of an untouched home page: Exclusive, and page 1; page 2 is touched
@@ -317,7 +317,7 @@ TEST(DsmProtocol, FirstTouchAtTheHomeClaimsTheUntouchedRunThatFollows) {
 }
 
 TEST(DsmProtocol, PreallocatedPagesStartHeldByTheirHome) {
-  Cluster c = make(2, 4, Options{.claim = 8, .preallocate = true});
+  ModelCluster c = make(2, 4, Options{.claim = 8, .preallocate = true});
   for (PageNumber p = 0; p < 4; ++p) {
     NodeId home = static_cast<NodeId>(p % 2);
     EXPECT_EQ(c.mapping(home, p), Mapping::ReadWrite) << p;
@@ -336,7 +336,7 @@ TEST(DsmProtocol, PreallocatedPagesStartHeldByTheirHome) {
 }
 
 TEST(DsmProtocol, PreallocatedPageGoesToAnotherNodeWithTheHomesBytes) {
-  Cluster c = make(2, 4, Options{.preallocate = true});
+  ModelCluster c = make(2, 4, Options{.preallocate = true});
   c.store(0, 0, 0, 42);  // no fault: the home never told the protocol
   read(c, 1, 0);
   EXPECT_EQ(load(c, 1, 0), 42u);  // the bytes, not a zero Grant
@@ -358,7 +358,7 @@ TEST(DsmProtocol, PreallocatedPageGoesToAnotherNodeWithTheHomesBytes) {
 TEST(DsmProtocol, PrefetchOnTheSameHomeOnlyAndWritesOnlyUntouchedLocalPages) {
   // Pages 0..5 are homed on node 1, pages 6..7 on node 0; pages 8.. exist nowhere.
   auto home = [](PageNumber p) -> NodeId { return p < 6 ? 1 : p < 8 ? 0 : kMaxNodes; };
-  Cluster c(2, 8, home, Options{.prefetch = 2});
+  ModelCluster c(2, 8, home, Options{.prefetch = 2});
   for (PageNumber p = 0; p < 6; ++p) write(c, 1, p, 100 + p);
   // Node 1's first writes (home 1, untouched) took the next two pages too.
   EXPECT_EQ(c.node(1).counters().prefetches, 4u);

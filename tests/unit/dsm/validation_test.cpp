@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "dsm/cluster.hpp"
+#include "dsm/model_cluster.hpp"
 #include "dsm/protocol.hpp"
 
 using namespace amalgam::dsm;

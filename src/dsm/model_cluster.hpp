@@ -19,7 +19,7 @@
 
 namespace amalgam::dsm {
 
-class Cluster {
+class ModelCluster {
  public:
   enum class Mapping : uint8_t { None, ReadOnly, ReadWrite };
   using Page = std::array<std::byte, kPageSize>;
@@ -29,7 +29,7 @@ class Cluster {
   };
   static constexpr size_t npos = static_cast<size_t>(-1);
 
-  Cluster(uint32_t nodes, uint32_t pages, const NodeProtocol::HomeFunction& home_of,
+  ModelCluster(uint32_t nodes, uint32_t pages, const NodeProtocol::HomeFunction& home_of,
           Options options = {});
 
   uint32_t nodes() const { return static_cast<uint32_t>(nodes_.size()); }

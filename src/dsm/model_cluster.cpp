@@ -1,4 +1,4 @@
-#include "dsm/cluster.hpp"
+#include "dsm/model_cluster.hpp"
 
 #include <fmt/format.h>
 
@@ -14,7 +14,7 @@ namespace {
 constexpr std::byte kPoison{0xA5};
 }  // namespace
 
-Cluster::Cluster(uint32_t nodes, uint32_t pages, const NodeProtocol::HomeFunction& home_of,
+ModelCluster::ModelCluster(uint32_t nodes, uint32_t pages, const NodeProtocol::HomeFunction& home_of,
                  Options options)
     : pages_(pages), nodes_(nodes), payloads_in_flight_(pages), is_touched_(pages) {
   if (pages == 0) throw std::invalid_argument("a cluster needs pages");
@@ -36,20 +36,20 @@ Cluster::Cluster(uint32_t nodes, uint32_t pages, const NodeProtocol::HomeFunctio
   }
 }
 
-void Cluster::store(NodeId n, PageNumber p, size_t offset, uint64_t value) {
+void ModelCluster::store(NodeId n, PageNumber p, size_t offset, uint64_t value) {
   if (mapping(n, p) != Mapping::ReadWrite) return violation(n, p, "store to a page that is not writable");
   std::memcpy(nodes_[n].memory[p].data() + offset, &value, sizeof value);
   touch(p);
 }
 
-void Cluster::fault(NodeId n, PageNumber p, Access access) {
+void ModelCluster::fault(NodeId n, PageNumber p, Access access) {
   ++events_;
   scratch_.clear();
   nodes_[n].protocol->on_fault(p, access, scratch_);
   execute(n, scratch_);
 }
 
-void Cluster::deliver(size_t index) {
+void ModelCluster::deliver(size_t index) {
   for (size_t i = 0; i < network_.size(); ++i)
     if (sent_at_[i] < sent_at_[index] && network_[i].sender == network_[index].sender &&
         network_[i].destination == network_[index].destination) {
@@ -69,21 +69,21 @@ void Cluster::deliver(size_t index) {
   if (payload && node.mapping[page] == Mapping::None) node.holds_payload[page] = 1;
 }
 
-void Cluster::deliver_all(size_t limit) {
+void ModelCluster::deliver_all(size_t limit) {
   for (size_t i = 0; i < limit && !network_.empty(); ++i) deliver(0);
 }
 
-void Cluster::drop(size_t index) { take(index); }
+void ModelCluster::drop(size_t index) { take(index); }
 
-void Cluster::duplicate(size_t index) { post(Message(network_[index])); }
+void ModelCluster::duplicate(size_t index) { post(Message(network_[index])); }
 
-void Cluster::post(Message m) {
+void ModelCluster::post(Message m) {
   if (!m.payload.empty()) ++payloads_in_flight_[m.page];
   network_.push_back(std::move(m));
   sent_at_.push_back(sends_++);
 }
 
-Message Cluster::take(size_t index) {
+Message ModelCluster::take(size_t index) {
   Message m = std::move(network_[index]);
   network_.erase(network_.begin() + static_cast<ptrdiff_t>(index));
   sent_at_.erase(sent_at_.begin() + static_cast<ptrdiff_t>(index));
@@ -91,43 +91,43 @@ Message Cluster::take(size_t index) {
   return m;
 }
 
-size_t Cluster::find(MessageType type, NodeId destination) const {
+size_t ModelCluster::find(MessageType type, NodeId destination) const {
   for (size_t i = 0; i < network_.size(); ++i)
     if (network_[i].type == type && network_[i].destination == destination) return i;
   return npos;
 }
 
-std::vector<Cluster::Wake> Cluster::take_wakes() { return std::exchange(wakes_, {}); }
+std::vector<ModelCluster::Wake> ModelCluster::take_wakes() { return std::exchange(wakes_, {}); }
 
-void Cluster::clear_touched() {
+void ModelCluster::clear_touched() {
   for (PageNumber p : touched_) is_touched_[p] = 0;
   touched_.clear();
 }
 
-void Cluster::touch(PageNumber p) {
+void ModelCluster::touch(PageNumber p) {
   if (!is_touched_[p]) {
     is_touched_[p] = 1;
     touched_.push_back(p);
   }
 }
 
-uint32_t Cluster::copies_in_transit(PageNumber p) const {
+uint32_t ModelCluster::copies_in_transit(PageNumber p) const {
   uint32_t copies = payloads_in_flight_[p];
   for (const Node& node : nodes_) copies += node.holds_payload[p];
   return copies;
 }
 
-Counters Cluster::totals() const {
+Counters ModelCluster::totals() const {
   Counters sum;
   for (const Node& node : nodes_) sum += node.protocol->counters();
   return sum;
 }
 
-void Cluster::violation(NodeId n, PageNumber p, const std::string& what) {
+void ModelCluster::violation(NodeId n, PageNumber p, const std::string& what) {
   violations_.push_back(fmt::format("node {} page {}: {}", n, p, what));
 }
 
-void Cluster::execute(NodeId n, std::vector<Action>& actions) {
+void ModelCluster::execute(NodeId n, std::vector<Action>& actions) {
   Node& node = nodes_[n];
   for (Action& action : actions) {
     if (auto* send = std::get_if<SendMessage>(&action)) {
