@@ -77,10 +77,10 @@ std::vector<AcpiTable> build_acpi_tables(const AcpiConfig& config, uint64_t base
     t.gpa = next;
     next = align_up(next + t.bytes.size(), kTableAlignment);
   }
-  if (next > memory::kOneMiB)
+  if (next > memory::kResetVector)
     throw UsageError(fmt::format(
-        "--vcpus {}: the ACPI tables ({} bytes) do not fit between {:#x} and 1 MiB",
-        config.apic_ids.size(), next - base, base));
+        "--vcpus {}: the ACPI tables ({} bytes) do not fit between {:#x} and the reset vector at {:#x}",
+        config.apic_ids.size(), next - base, base, memory::kResetVector));
 
   std::vector<uint64_t> xsdt_entries;
   for (const auto& t : tables)

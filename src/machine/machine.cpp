@@ -14,6 +14,7 @@
 
 #include "boot/acpi.hpp"
 #include "boot/pvh_loader.hpp"
+#include "boot/reset_vector.hpp"
 #include "boot/numa.hpp"
 #include "boot/start_info.hpp"
 #include "common/deadline_thread.hpp"
@@ -118,6 +119,8 @@ void Machine::load_guest() {
   acpi.numa = numa_plan(config_, memory_.layout());
   acpi.ioapic_id = static_cast<uint8_t>(ioapic_id());
   uint64_t rsdp = boot::write_acpi_tables(memory_, acpi);
+  auto stub = boot::reset_vector_stub();
+  memory_.write(memory::kResetVector, stub);
 
   boot::StartInfoConfig info;
   info.cmdline = config_.cmdline;

@@ -23,6 +23,9 @@ struct E820Entry {
 // [kAcpiTablesStart, 1 MiB) which is reported as ACPI-reclaimable.
 inline constexpr uint64_t kLowRamEnd = 0x9FC00;
 inline constexpr uint64_t kAcpiTablesStart = 0xE0000;
+// The x86 reset vector (F000:FFF0): its last 16 bytes below 1 MiB hold the
+// reset stub (boot/reset_vector.hpp) instead of a firmware's entry.
+inline constexpr uint64_t kResetVector = 0xFFFF0;
 inline constexpr uint64_t kOneMiB = 0x100000;
 
 // Sorted, non-overlapping entries for the given layout; the MMIO hole is
