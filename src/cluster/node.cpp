@@ -169,7 +169,7 @@ void ClusterNode::attach_memory(const memory::GuestMemory& memory) {
   auto engine = std::make_unique<dsm::DsmEngine>(
       memory.slots(), std::move(protocol),
       [this](dsm::NodeId to, const dsm::Message& m) { transport_->send(to, net::encode(m, self_)); },
-      [this](const dsm::ProtocolError& e) { fail(fmt::format("node {}: {}", e.peer, e.what)); },
+      [this](const dsm::ProtocolError& e) { fail(e.what); },  // it names the node already
       fault_spin_.count() == 0 ? dsm::DsmEngine::AwaitFunction{} : [this](const std::function<bool()>& answered) {
         try {
           transport_->spin(fault_spin_, [this](net::NodeId from, std::span<const uint8_t> frame) { on_frame(from, frame); },

@@ -179,7 +179,7 @@ void DsmEngine::deliver(Message message) {
       publish_stats();
     } catch (const std::exception& e) {
       // As on the fault thread: report, and the engine ends.
-      report(self_, fmt::format("DSM engine stopped: {}", e.what()));
+      report(self_, fmt::format("node {}: DSM engine stopped: {}", self_, e.what()));
       stopping_.store(true, std::memory_order_release);
       signal();
     }
@@ -246,7 +246,7 @@ void DsmEngine::run() {
   try {
     while (!stopping_.load(std::memory_order_acquire)) round();
   } catch (const std::exception& e) {
-    report(self_, fmt::format("DSM engine stopped: {}", e.what()));
+    report(self_, fmt::format("node {}: DSM engine stopped: {}", self_, e.what()));
   }
   publish_stats();
   std::lock_guard lock(stats_mutex_);
@@ -545,7 +545,7 @@ void DsmEngine::execute(const ProtocolError& a) { report(a.peer, a.what); }
 
 void DsmEngine::report(NodeId peer, const std::string& what) {
   if (on_error_) on_error_(ProtocolError{peer, what});
-  else spdlog::error("DSM node {}: {}", self_, what);
+  else spdlog::error("DSM: {}", what);
 }
 
 void DsmEngine::publish_stats() {

@@ -141,7 +141,7 @@ struct DropPage { PageNumber page = 0; };      // MADV_DONTNEED
 struct WakeWaiters { PageNumber page = 0; };   // wake threads blocked on the page
 struct ProtocolError {
   NodeId peer = 0;  // who sent what was rejected (self for local misuse)
-  std::string what;
+  std::string what;  // one line that starts by naming that node: "node 2 page 0x1000: ..."
 };
 using Action = std::variant<SendMessage, MapPage, WriteProtect, DropPage, WakeWaiters, ProtocolError>;
 

@@ -232,6 +232,8 @@ int main(int argc, char** argv) {
     if (WEXITSTATUS(status) == 0) fail(fmt::format("{}: node 0 ended with status 0", which));
     if (err.find('\n') != std::string::npos) fail(fmt::format("{}: node 0 said more than one line:\n{}", which, err));
     if (err.find("node 1") == std::string::npos) fail(fmt::format("{}: node 0's line does not name node 1: {}", which, err));
+    if (err.find("node 1") != err.rfind("node 1"))
+      fail(fmt::format("{}: node 0's line names node 1 more than once: {}", which, err));
     fmt::print("PASS bad_peer {}: node 0 stopped after {} ms with status {}: {}\n", which, took, WEXITSTATUS(status),
                err);
     return 0;
