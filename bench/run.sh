@@ -129,7 +129,7 @@ for ((r = 1; r <= repeats; r++)); do
   run_guest "qemu_numalocal_$r" guest/run-on-qemu.sh numalocal 2 "kib=$kib passes=$passes"
   run_guest "amalgam_numalocal_$r" am --vcpus 2 --guest numalocal --cmdline "kib=$kib passes=$passes"
   for n in 1 2 3; do
-    run_guest "linux_${n}nodes_$r" "$amalgam" run --timeout 900 --stats --nodes "$n" --vcpus 4 --memory 512M \
+    run_guest "linux_${n}nodes_$r" "$amalgam" run --timeout 300 --stats --nodes "$n" --vcpus 4 --memory 512M \
       --kernel "$kit/vmlinuz" --initrd "$kit/initramfs.cpio" --cmdline "console=ttyS0 amalgam.work=$linux_work"
   done
 done
