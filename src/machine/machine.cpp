@@ -13,9 +13,9 @@
 #include <thread>
 
 #include "boot/acpi.hpp"
+#include "boot/numa.hpp"
 #include "boot/pvh_loader.hpp"
 #include "boot/reset_vector.hpp"
-#include "boot/numa.hpp"
 #include "boot/start_info.hpp"
 #include "common/deadline_thread.hpp"
 #include "common/error.hpp"
