@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <climits>
@@ -12,6 +11,7 @@
 #include "cluster/node.hpp"
 #include "cluster/supervisor.hpp"
 #include "common/error.hpp"
+#include "common/wall_clock.hpp"
 #include "net/local_addresses.hpp"
 
 namespace amalgam::cli {
@@ -35,9 +35,7 @@ int launch_nodes(int argc, char** argv, uint32_t nodes, const std::string& /*tra
   int first = 1;
   while (first < argc && std::strcmp(argv[first], "run") != 0) ++first;
   // One guest clock for all nodes (docs/design.md, Guest time).
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  std::string epoch = std::to_string(static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec));
+  std::string epoch = std::to_string(realtime_ns());
   std::vector<std::vector<std::string>> commands;
   for (uint32_t i = 0; i < nodes; ++i) {
     std::vector<std::string> cmd{exe, "node", "--node-id", std::to_string(i), "--addresses", addresses,

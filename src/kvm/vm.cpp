@@ -1,12 +1,12 @@
 #include "kvm/vm.hpp"
 
 #include <sys/ioctl.h>
-#include <time.h>
 
 #include <cerrno>
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/wall_clock.hpp"
 
 namespace amalgam::kvm {
 
@@ -35,9 +35,7 @@ void Vm::set_clock(uint64_t clock_ns, uint64_t realtime_ns) {
   if (::ioctl(fd_.get(), KVM_SET_CLOCK, &data) == 0) return;
   if (errno != EINVAL) throw SystemError("KVM_SET_CLOCK", errno);
   // An older KVM refuses the flag: advance the value to now ourselves.
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  uint64_t now_ns = static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec);
+  uint64_t now_ns = amalgam::realtime_ns();  // (the parameter shadows the name)
   data = {};
   data.clock = clock_ns + (now_ns > realtime_ns ? now_ns - realtime_ns : 0);
   check_syscall(::ioctl(fd_.get(), KVM_SET_CLOCK, &data), "KVM_SET_CLOCK");
