@@ -20,6 +20,7 @@
 #include "common/deadline_thread.hpp"
 #include "common/error.hpp"
 #include "common/stop_signals.hpp"
+#include "common/wall_clock.hpp"
 #include "devices/acpi_power.hpp"
 #include "devices/cmos_rtc.hpp"
 #include "devices/debug_exit.hpp"
@@ -59,12 +60,6 @@ std::vector<uint32_t> placement_by_apic(const MachineConfig& config, const CpuTo
   for (uint32_t i = 0; i < config.vcpus; ++i) out[topology.apic_ids[i]] = config.node_of_vcpu(i);
   return out;
 }
-
-uint64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 }  // namespace
 
 Machine::Machine(MachineConfig config, NodeServices* services)
@@ -72,7 +67,8 @@ Machine::Machine(MachineConfig config, NodeServices* services)
       services_(services),
       vm_(system_.create_vm()),
       memory_(memory::Layout(config_.memory_bytes)),
-      topology_(make_cpu_topology(numa_plan(config_, memory_.layout()), config_.vcpus)),
+      numa_(numa_plan(config_, memory_.layout())),
+      topology_(make_cpu_topology(numa_, config_.vcpus)),
       router_(vcpus_, config_.node_id, placement_by_apic(config_, topology_),
               [this](uint32_t node, const irq::InterruptMessage& m) {
                 if (services_) services_->send_interrupt(node, m);
@@ -116,7 +112,7 @@ void Machine::load_guest() {
 
   boot::AcpiConfig acpi;
   acpi.apic_ids = topology_.apic_ids;
-  acpi.numa = numa_plan(config_, memory_.layout());
+  acpi.numa = numa_;
   acpi.ioapic_id = static_cast<uint8_t>(ioapic_id());
   uint64_t rsdp = boot::write_acpi_tables(memory_, acpi);
   auto stub = boot::reset_vector_stub();

@@ -76,7 +76,8 @@ class Machine : public vcpu::VcpuHost {
   kvm::System system_;
   kvm::Vm vm_;
   memory::GuestMemory memory_;
-  CpuTopology topology_;  // APIC IDs and packages, from the NUMA plan
+  boot::NumaPlan numa_;   // the guest's NUMA nodes (numa_placement.hpp)
+  CpuTopology topology_;  // APIC IDs and packages, from numa_
   uint64_t entry_ = 0;
   uint64_t start_info_ = 0;
 
