@@ -418,26 +418,25 @@ void ClusterNode::io_server_loop() {
 
 std::string ClusterNode::stats_line() const {
   dsm::EngineStats s;
+  std::vector<std::pair<dsm::PageNumber, uint32_t>> hottest;
   {
     auto* self = const_cast<ClusterNode*>(this);
     std::lock_guard lock(self->dsm_mu_);
-    if (engine_) s = engine_->stats();
+    if (engine_) {
+      s = engine_->stats();
+      hottest = engine_->hottest_pages(kHottestPagesShown);
+    }
   }
   const auto& p = s.protocol;
-  std::string hottest;
-  {
-    auto* self = const_cast<ClusterNode*>(this);
-    std::lock_guard lock(self->dsm_mu_);
-    if (engine_)
-      for (const auto& [page, faults] : engine_->hottest_pages(kHottestPagesShown))
-        hottest += fmt::format("{}{:#x}:{}", hottest.empty() ? " hottest_pages=" : ",", page << 12, faults);
-  }
-  return hottest.insert(0, fmt::format(
+  std::string line = fmt::format(
       "read_faults={} write_faults={} zero_fills={} preallocated={} invalidations_sent={} invalidations_received={} "
       "pages_in={} pages_out={} bytes_in={} bytes_out={} held={} ipis_forwarded={} io_forwarded={} io_served={}",
       p.read_faults, p.write_faults, p.zero_fills, s.preallocated_pages, p.invalidations_sent, p.invalidations_received,
       p.pages_received, p.pages_sent, p.bytes_received, p.bytes_sent, s.held_messages, ipis_forwarded_.load(),
-      io_forwarded_.load(), ios_served_.load()));
+      io_forwarded_.load(), ios_served_.load());
+  for (size_t i = 0; i < hottest.size(); ++i)
+    line += fmt::format("{}{:#x}:{}", i == 0 ? " hottest_pages=" : ",", hottest[i].first << 12, hottest[i].second);
+  return line;
 }
 
 }  // namespace
