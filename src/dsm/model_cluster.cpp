@@ -15,7 +15,7 @@ constexpr std::byte kPoison{0xA5};
 }  // namespace
 
 ModelCluster::ModelCluster(uint32_t nodes, uint32_t pages, const NodeProtocol::HomeFunction& home_of,
-                 Options options)
+                           Options options)
     : pages_(pages), nodes_(nodes), payloads_in_flight_(pages), is_touched_(pages) {
   if (pages == 0) throw std::invalid_argument("a cluster needs pages");
   for (NodeId n = 0; n < nodes; ++n) {

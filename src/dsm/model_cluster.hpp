@@ -30,7 +30,7 @@ class ModelCluster {
   static constexpr size_t npos = static_cast<size_t>(-1);
 
   ModelCluster(uint32_t nodes, uint32_t pages, const NodeProtocol::HomeFunction& home_of,
-          Options options = {});
+               Options options = {});
 
   uint32_t nodes() const { return static_cast<uint32_t>(nodes_.size()); }
   uint32_t pages() const { return pages_; }
