@@ -21,12 +21,17 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def run_records(out, name):
+    """(meta fields, output text) of each run NAME_<r>, in round order."""
+    for meta in sorted(out.glob(f"{name}_[0-9]*.meta")):
+        m = dict(kv.split("=", 1) for kv in meta.read_text().split())
+        yield meta, m, meta.with_suffix(".out").read_text(errors="replace")
+
+
 def guest_runs(out, name):
     """(figures from the PASS line, wall seconds, round r) of each run NAME_<r>."""
     runs, failed = [], 0
-    for meta in sorted(out.glob(f"{name}_[0-9]*.meta")):
-        m = dict(kv.split("=", 1) for kv in meta.read_text().split())
-        text = meta.with_suffix(".out").read_text(errors="replace")
+    for meta, m, text in run_records(out, name):
         line = re.search(r"^PASS \S+ (.*)$", text, re.M)
         if m["rc"] != "0" or not line:
             failed += 1
@@ -42,9 +47,7 @@ def linux_runs(out, nodes):
     """Boot to /init and the kit's parallel job, by the guest's clock, of each
     linux_<nodes>nodes_<r> run that powered off; with its --stats counters."""
     runs, failed = [], 0
-    for meta in sorted(out.glob(f"linux_{nodes}nodes_[0-9]*.meta")):
-        m = dict(kv.split("=", 1) for kv in meta.read_text().split())
-        text = meta.with_suffix(".out").read_text(errors="replace")
+    for _, m, text in run_records(out, f"linux_{nodes}nodes"):
         init = re.search(r"^\[ *([0-9.]+)\] Run /init as init process", text, re.M)
         job = re.search(r"^amalgam-kit: jobs=(\d+) work=(\d+) seconds=([0-9.]+)", text, re.M)
         if m["rc"] != "0" or not init or not job:
